@@ -4,5 +4,12 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/00_index.ipynb #7664398f
+# %% ../nbs/00_index.ipynb #69c04caa
+from . import forward_process, posterior, elbo, ddpm, ddim
 from .forward_process import *
+from .posterior import *
+from .elbo import *
+from .ddpm import *
+from .ddim import *
+
+__all__ = [name for module in (forward_process, posterior, elbo, ddpm, ddim) for name in module.__all__]
