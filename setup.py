@@ -18,7 +18,7 @@ min_python = cfg['min_python']
 
 requirements = cfg.get('requirements', '').split()
 dev_requirements = cfg.get('dev_requirements', '').split()
-console_scripts = [s.strip() for s in cfg.get('console_scripts', '').split('\n') if s.strip()]
+console_scripts = cfg.get('console_scripts', '').split()
 
 with open('README.md', encoding='utf-8') as f:
     long_description = f.read()

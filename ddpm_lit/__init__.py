@@ -4,12 +4,17 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/00_index.ipynb #69c04caa
-from . import forward_process, posterior, elbo, ddpm, ddim
+# %% ../nbs/00_index.ipynb #8a0bcd7e
+from . import forward_process, posterior, elbo, ddpm, ddim, sampling, unet, data, training, cli
 from .forward_process import *
 from .posterior import *
 from .elbo import *
 from .ddpm import *
 from .ddim import *
+from .sampling import *
+from .unet import *
+from .data import *
+from .training import *
+from .cli import *
 
-__all__ = [name for module in (forward_process, posterior, elbo, ddpm, ddim) for name in module.__all__]
+__all__ = [name for module in (forward_process, posterior, elbo, ddpm, ddim, sampling, unet, data, training, cli) for name in module.__all__]

@@ -3,7 +3,7 @@
 # %% auto #0
 __all__ = ['SPACINGS', 'ddim_timesteps', 'ddim_step']
 
-# %% ../nbs/05_ddim.ipynb #e22fea8e
+# %% ../nbs/05_ddim.ipynb #be6002a1
 import math
 
 import torch
@@ -11,7 +11,7 @@ import torch
 from .forward_process import NoiseSchedule, extract, check_timesteps
 from .posterior import *
 
-# %% ../nbs/05_ddim.ipynb #132a1c43
+# %% ../nbs/05_ddim.ipynb #b1a7fe00
 SPACINGS = ('trailing', 'linspace', 'leading', 'quadratic')
 
 def ddim_timesteps(

@@ -3,13 +3,13 @@
 # %% auto #0
 __all__ = ['VAR_TYPES', 'reverse_variance', 'p_mean_variance', 'ddpm_step', 'vlb_weight', 'ddpm_loss', 'score_from_eps']
 
-# %% ../nbs/04_eps_parameterisation.ipynb #9a08fdcc
+# %% ../nbs/04_eps_parameterisation.ipynb #0fc0ef4e
 import torch
 
 from .forward_process import NoiseSchedule, extract, check_timesteps
 from .posterior import *
 
-# %% ../nbs/04_eps_parameterisation.ipynb #eabd9f60
+# %% ../nbs/04_eps_parameterisation.ipynb #1afdbd96
 VAR_TYPES = ('small', 'large')
 
 def _check_eps(eps, x_t):
@@ -63,7 +63,7 @@ def vlb_weight(schedule:NoiseSchedule, var_type:str='small') -> torch.Tensor:
     var = torch.exp(reverse_variance(schedule, var_type)[1])     # 'small' uses the clipped variance, finite at t = 1
     return schedule.betas ** 2 / (2 * var * schedule.alphas * (1 - schedule.alphas_cumprod))
 
-# %% ../nbs/04_eps_parameterisation.ipynb #1ad76b33
+# %% ../nbs/04_eps_parameterisation.ipynb #72200720
 def ddpm_loss(
     eps_model,                    # callable eps_model(x_t, t) -> eps prediction shaped like x_t
     schedule:NoiseSchedule,
@@ -89,7 +89,7 @@ def ddpm_loss(
     if weighting == 'vlb': per_example = per_example * extract(vlb_weight(schedule, var_type), t, per_example)
     return per_example.mean() if reduction == 'mean' else per_example
 
-# %% ../nbs/04_eps_parameterisation.ipynb #7e87942d
+# %% ../nbs/04_eps_parameterisation.ipynb #71315a4a
 def score_from_eps(schedule:NoiseSchedule, eps:torch.Tensor, x_t:torch.Tensor, t:torch.Tensor) -> torch.Tensor:
     "grad log q(x_t) = -eps / sqrt(1 - abar_t) for an eps prediction, eq. eps-score."
     _check_eps(eps, x_t)

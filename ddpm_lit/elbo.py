@@ -3,7 +3,7 @@
 # %% auto #0
 __all__ = ['normal_kl', 'discretized_gaussian_log_likelihood', 'mean_flat', 'prior_bpd', 'vb_term_bpd']
 
-# %% ../nbs/03_elbo.ipynb #863ba7a8
+# %% ../nbs/03_elbo.ipynb #c3330c1b
 import math
 
 import torch
@@ -11,7 +11,7 @@ import torch
 from .forward_process import NoiseSchedule, extract
 from .posterior import *
 
-# %% ../nbs/03_elbo.ipynb #fffc9b5d
+# %% ../nbs/03_elbo.ipynb #eace6a25
 def normal_kl(
     mean1:torch.Tensor, logvar1:torch.Tensor, # the first Gaussian, N(mean1, exp(logvar1))
     mean2:torch.Tensor, logvar2:torch.Tensor, # the second Gaussian

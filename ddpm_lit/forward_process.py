@@ -3,12 +3,12 @@
 # %% auto #0
 __all__ = ['extract', 'check_timesteps', 'NoiseSchedule']
 
-# %% ../nbs/01_forward_process.ipynb #9e0b7ab5
+# %% ../nbs/01_forward_process.ipynb #532456e7
 import math
 
 import torch
 
-# %% ../nbs/01_forward_process.ipynb #97be6d33
+# %% ../nbs/01_forward_process.ipynb #6472202f
 def extract(
     a:torch.Tensor, # a schedule array of length T, index i holding the paper's step t = i + 1
     t:torch.Tensor, # LongTensor [B] of step indices in [0, T)
@@ -31,7 +31,7 @@ def check_timesteps(t:torch.Tensor, T:int, x:torch.Tensor=None):
 def _describe(t):
     return f'{t.dtype} tensor of shape {tuple(t.shape)}' if isinstance(t, torch.Tensor) else type(t).__name__
 
-# %% ../nbs/01_forward_process.ipynb #56a31626
+# %% ../nbs/01_forward_process.ipynb #6c67882b
 class NoiseSchedule:
     "The betas of the forward process and every array derived from them, eqs. fwd-kernel to fwd-snr."
     def __init__(self, betas):

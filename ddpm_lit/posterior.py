@@ -4,14 +4,14 @@
 __all__ = ['schedule_array', 'posterior_variance', 'posterior_log_variance_clipped', 'posterior_mean_coef1',
            'posterior_mean_coef2', 'q_posterior_mean_variance', 'predict_x0_from_eps', 'predict_eps_from_x0']
 
-# %% ../nbs/02_posterior.ipynb #cfec69d9
+# %% ../nbs/02_posterior.ipynb #27d9ff51
 import functools
 
 import torch
 
 from .forward_process import NoiseSchedule, extract
 
-# %% ../nbs/02_posterior.ipynb #4d4bcbc7
+# %% ../nbs/02_posterior.ipynb #3d1a8880
 def schedule_array(f):
     "Attach `f(schedule)` to `NoiseSchedule` as an array computed once, on first use."
     prop = functools.cached_property(f)
@@ -40,7 +40,7 @@ def posterior_mean_coef2(self:NoiseSchedule):
     "Coefficient of x_t in the posterior mean, eq. post-mean."
     return (1.0 - self.alphas_cumprod_prev) * self.alphas.sqrt() / (1.0 - self.alphas_cumprod)
 
-# %% ../nbs/02_posterior.ipynb #76804647
+# %% ../nbs/02_posterior.ipynb #c0ab0d42
 def q_posterior_mean_variance(
     self:NoiseSchedule,
     x0:torch.Tensor,   # clean data [B, ...]

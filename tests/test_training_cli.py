@@ -1,0 +1,69 @@
+"""The trainer as users run it: a kill -9 at any moment leaves a checkpoint that loads and resumes, and
+`torchrun` with two CPU processes (Gloo) trains with DistributedDataParallel."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from ddpm_lit.training import load_checkpoint
+
+BIN = Path(sys.executable).parent
+BASE = ['train', '--data', 'digits8x8', '--config', 'tiny', '--batch-size', '8', '--warmup', '2',
+        '--sample-every', '0', '--log-every', '1', '--no-progress', '--device', 'cpu']
+
+
+def run_cli(*args, cwd):
+    return subprocess.run([sys.executable, '-m', 'ddpm_lit', *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def test_kill_9_leaves_a_checkpoint_that_resumes(tmp_path):
+    ckpt = tmp_path / 'run' / 'checkpoint.pt'
+    proc = subprocess.Popen([sys.executable, '-m', 'ddpm_lit', *BASE, '--out', 'run', '--steps', '100000', '--ckpt-every', '1'],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline:
+            if ckpt.exists():
+                try:
+                    if load_checkpoint(ckpt)['step'] >= 4: break
+                except Exception:
+                    pass   # the file is replaced atomically, but reading it while training is a race of its own
+            time.sleep(0.2)
+        else:
+            pytest.fail('no checkpoint after 300 s: ' + proc.stderr.read().decode()[-2000:])
+        time.sleep(0.37)                      # land somewhere inside a later step, maybe inside a write
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None: proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    state = load_checkpoint(ckpt)             # the checkpoint on disk is complete
+    step = state['step']
+    assert step >= 4
+    r = run_cli(*BASE, '--out', 'run', '--steps', step + 2, '--ckpt-every', '1', cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert f'step {step + 2} of {step + 2} (2 this run' in r.stdout
+    assert load_checkpoint(ckpt)['step'] == step + 2
+
+
+def test_torchrun_two_cpu_processes(tmp_path):
+    cmd = [str(BIN / 'torchrun'), '--standalone', '--nproc_per_node=2', '-m', 'ddpm_lit', *BASE,
+           '--out', 'ddp', '--steps', '4', '--ckpt-every', '2']
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600,
+                       env={**os.environ, 'OMP_NUM_THREADS': '1'})
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert r.stdout.count('step 4 of 4') == 1 and '2 processes' in r.stdout      # rank 0 alone reports
+    state = load_checkpoint(tmp_path / 'ddp' / 'checkpoint.pt')
+    assert state['step'] == 4 and state['world_size'] == 2
+    log = (tmp_path / 'ddp' / 'log.csv').read_text().splitlines()
+    assert log[0].startswith('step,') and len(log) == 5                          # one header, one row per step: rank 0 only
+    # Resuming with two processes continues the count.
+    r = subprocess.run([*cmd[:-4], '--steps', '6', '--ckpt-every', '2'], capture_output=True, text=True, cwd=tmp_path,
+                       timeout=600, env={**os.environ, 'OMP_NUM_THREADS': '1'})
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert load_checkpoint(tmp_path / 'ddp' / 'checkpoint.pt')['step'] == 6
