@@ -4,8 +4,8 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/00_index.ipynb #8a0bcd7e
-from . import forward_process, posterior, elbo, ddpm, ddim, sampling, unet, data, training, cli
+# %% ../nbs/00_index.ipynb #20daa2f3
+from . import forward_process, posterior, elbo, ddpm, ddim, sampling, unet, data, training, cli, evaluation
 from .forward_process import *
 from .posterior import *
 from .elbo import *
@@ -16,5 +16,6 @@ from .unet import *
 from .data import *
 from .training import *
 from .cli import *
+from .evaluation import *
 
-__all__ = [name for module in (forward_process, posterior, elbo, ddpm, ddim, sampling, unet, data, training, cli) for name in module.__all__]
+__all__ = [name for module in (forward_process, posterior, elbo, ddpm, ddim, sampling, unet, data, training, cli, evaluation) for name in module.__all__]
