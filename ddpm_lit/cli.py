@@ -3,7 +3,7 @@
 # %% auto #0
 __all__ = ['model_from_checkpoint', 'main']
 
-# %% ../nbs/10_cli.ipynb #9f833c92
+# %% ../nbs/10_cli.ipynb #e3286fd0
 import argparse
 import dataclasses
 import sys
@@ -13,11 +13,11 @@ import torch
 
 from .data import DataError
 from .training import (TrainConfig, ConfigError, CheckpointError, NonFiniteLossError, train,
-                               load_checkpoint, make_schedule, save_grid)
+                               load_checkpoint, make_schedule, save_grid, _device)
 from .unet import UNet, PRESETS
 from .sampling import ddpm_sample, ddim_sample
 
-# %% ../nbs/10_cli.ipynb #c4f4e57a
+# %% ../nbs/10_cli.ipynb #afd51231
 class _Parser(argparse.ArgumentParser):
     "argparse, except that a usage error is one line on stderr and exit status 2."
     def error(self, message):
@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'])
     return p
 
-# %% ../nbs/10_cli.ipynb #74d01d3d
+# %% ../nbs/10_cli.ipynb #b3093d6c
 def model_from_checkpoint(ckpt:dict, ema:bool=True) -> UNet:
     "The U-Net stored in a ddpm_lit checkpoint, with its EMA weights (or the raw ones)."
     model_config = ckpt['config'].get('model')
@@ -84,8 +84,7 @@ def _sample(a) -> int:
     schedule = make_schedule(cfg)
     if a.sampler == 'ddim' and not 1 <= a.steps <= schedule.T:
         raise ConfigError(f'--steps must be from 1 to T = {schedule.T}, got {a.steps}')
-    if a.device == 'cuda' and not torch.cuda.is_available(): raise ConfigError('device cuda was asked for but no CUDA GPU is available')
-    device = torch.device('cuda' if a.device != 'cpu' and torch.cuda.is_available() else 'cpu')
+    device = _device(a.device, 0)
     net = model_from_checkpoint(ckpt, ema=not a.raw_weights).to(device)
     c = net.config
     g = torch.Generator(device).manual_seed(a.seed)

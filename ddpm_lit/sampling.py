@@ -3,7 +3,7 @@
 # %% auto #0
 __all__ = ['ddpm_sample', 'ddim_sample']
 
-# %% ../nbs/06_sampling.ipynb #4bfd3593
+# %% ../nbs/06_sampling.ipynb #fd87ff5e
 import torch
 from tqdm import tqdm
 
@@ -11,7 +11,7 @@ from .forward_process import NoiseSchedule
 from .ddpm import ddpm_step
 from .ddim import ddim_step, ddim_timesteps
 
-# %% ../nbs/06_sampling.ipynb #300d91ff
+# %% ../nbs/06_sampling.ipynb #c8b0e870
 def _model_input(eps_model, x):
     "x in the dtype of the model's parameters (bf16 models get bf16 input); a plain function gets x as it is."
     if isinstance(eps_model, torch.nn.Module):

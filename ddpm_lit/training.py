@@ -4,7 +4,7 @@
 __all__ = ['CHECKPOINT_FORMAT', 'TrainConfig', 'ConfigError', 'CheckpointError', 'NonFiniteLossError', 'save_checkpoint',
            'load_checkpoint', 'check_config', 'make_schedule', 'save_grid', 'train']
 
-# %% ../nbs/09_training.ipynb #af42230c
+# %% ../nbs/09_training.ipynb #c4b8a5d5
 import csv
 import dataclasses
 import math
@@ -25,7 +25,7 @@ from .sampling import ddim_sample
 from .unet import UNet, PRESETS
 from .data import load_images, prepare, to_model_range, to_uint8, BUILTIN
 
-# %% ../nbs/09_training.ipynb #99274ad5
+# %% ../nbs/09_training.ipynb #8fd63693
 @dataclasses.dataclass
 class TrainConfig:
     "Every setting of a training run; the defaults are the paper's recipe."
@@ -61,7 +61,7 @@ class CheckpointError(ValueError):
 class NonFiniteLossError(RuntimeError):
     "The loss or the gradient became NaN or infinite."
 
-# %% ../nbs/09_training.ipynb #57cec9bb
+# %% ../nbs/09_training.ipynb #7f4f6290
 CHECKPOINT_FORMAT = 'ddpm_lit-checkpoint-1'
 
 def save_checkpoint(state:dict, path) -> None:
@@ -91,7 +91,7 @@ def load_checkpoint(path, map_location='cpu') -> dict:
         raise CheckpointError(f'{path} is a torch file but not a ddpm_lit checkpoint')
     return state
 
-# %% ../nbs/09_training.ipynb #79f3b3a6
+# %% ../nbs/09_training.ipynb #71ae44b0
 def _setup_distributed(device_pref:str):
     "(rank, world size, local rank), joining the process group when torchrun started several processes."
     world = int(os.environ.get('WORLD_SIZE', '1'))
@@ -156,7 +156,7 @@ def _state_dict(module) -> dict:
     m = module.module if isinstance(module, DistributedDataParallel) else module
     return getattr(m, '_orig_mod', m).state_dict()
 
-# %% ../nbs/09_training.ipynb #4176f68e
+# %% ../nbs/09_training.ipynb #545461ef
 def train(
     cfg:TrainConfig,
     model:torch.nn.Module=None,   # a network to train instead of the preset (its output must match its input)
