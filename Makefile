@@ -40,15 +40,17 @@ chromium:
 
 book: install mathjax
 	$(BIN)/nbdev_export
-	rm -rf _build/html _build/.doctrees
+	rm -rf _build/html _build/.doctrees nbs/_runs
 	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
 	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
 
 check-sync: install
 	$(BIN)/python tools/check_sync.py
 
+# nbs/_runs holds the digits model the book trains once per run (see nbs/book_model.py): start afresh.
 test: install mathjax chromium check-sync
+	rm -rf nbs/_runs
 	$(BIN)/python -m pytest --nbval nbs/ tests/ -p no:cacheprovider
 
 clean:
-	rm -rf _build .cache _static/mathjax
+	rm -rf _build .cache _static/mathjax nbs/_runs

@@ -3,7 +3,7 @@
 # %% auto #0
 __all__ = ['model_from_checkpoint', 'main']
 
-# %% ../nbs/10_cli.ipynb #e3286fd0
+# %% ../nbs/10_cli.ipynb #472a0edc
 import argparse
 import dataclasses
 import sys
@@ -11,13 +11,15 @@ from pathlib import Path
 
 import torch
 
-from .data import DataError
+from .data import DataError, load_images, prepare, to_model_range
 from .training import (TrainConfig, ConfigError, CheckpointError, NonFiniteLossError, train,
                                load_checkpoint, make_schedule, save_grid, _device)
 from .unet import UNet, PRESETS
 from .sampling import ddpm_sample, ddim_sample
+from .evaluation import (FeatureError, DIGITS_SETS, DigitsFeatures, InceptionFeatures, split_indices,
+                                 feature_statistics, fid, nll_bpd)
 
-# %% ../nbs/10_cli.ipynb #afd51231
+# %% ../nbs/10_cli.ipynb #a67d8090
 class _Parser(argparse.ArgumentParser):
     "argparse, except that a usage error is one line on stderr and exit status 2."
     def error(self, message):
@@ -47,20 +49,31 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument('--compile', action='store_true', help='torch.compile the network')
     t.add_argument('--no-progress', action='store_true', help='no progress bar')
     s = sub.add_parser('sample', help='draw samples from a checkpoint and write them as a PNG grid')
-    s.add_argument('--ckpt', required=True, help='a checkpoint.pt written by ddpm-lit train')
     s.add_argument('--n', type=int, default=64, help='number of samples')
-    s.add_argument('--sampler', default='ddim', choices=['ddpm', 'ddim'])
-    s.add_argument('--steps', type=int, default=50, help='DDIM steps (DDPM always takes T)')
-    s.add_argument('--eta', type=float, default=0.0, help='DDIM eta: 0 deterministic, 1 DDPM-like')
     s.add_argument('--out', required=True, help='the PNG file to write (never overwritten)')
     s.add_argument('--save-tensors', action='store_true', help='also write the samples as OUT.pt')
-    s.add_argument('--raw-weights', action='store_true', help='use the raw weights instead of their EMA')
-    s.add_argument('--batch-size', type=int, default=256)
-    s.add_argument('--seed', type=int, default=0)
-    s.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'])
+    e = sub.add_parser('evaluate', help='FID of samples and the NLL bound in bits per dimension for a checkpoint')
+    e.add_argument('--fid', action='store_true', help='FID of samples against reference images of the training data, with the real-data floor')
+    e.add_argument('--bpd', action='store_true', help='the variational bound over all T steps, in bits per dimension')
+    e.add_argument('--n', type=int, default=None, help='samples for FID (default: as many as the held-out images)')
+    e.add_argument('--bpd-n', type=int, default=64, help='held-out images for the bound')
+    e.add_argument('--features', default='auto', choices=['auto', 'digits', 'inception'],
+                   help='auto: the digits classifier for digits data, Inception-v3 otherwise')
+    e.add_argument('--inception-weights', default=None, help='path of weights-inception-2015-12-05-6726825d.pth')
+    e.add_argument('--cache', default=None, help='folder for cached classifiers and statistics ($DDPM_LIT_CACHE, ~/.cache/ddpm_lit)')
+    for q in (s, e):
+        q.add_argument('--ckpt', required=True, help='a checkpoint.pt written by ddpm-lit train')
+        q.add_argument('--sampler', default='ddim', choices=['ddpm', 'ddim'])
+        q.add_argument('--steps', type=int, default=None, help='sampling steps (default: 50 for DDIM, T for DDPM)')
+        q.add_argument('--eta', type=float, default=0.0, help='DDIM eta: 0 deterministic, 1 the same as DDPM')
+        q.add_argument('--var', default='small', choices=['small', 'large'], help='DDPM variance: beta-tilde_t or beta_t')
+        q.add_argument('--raw-weights', action='store_true', help='use the raw weights instead of their EMA')
+        q.add_argument('--batch-size', type=int, default=256)
+        q.add_argument('--seed', type=int, default=0)
+        q.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'])
     return p
 
-# %% ../nbs/10_cli.ipynb #b3093d6c
+# %% ../nbs/10_cli.ipynb #cb1b2580
 def model_from_checkpoint(ckpt:dict, ema:bool=True) -> UNet:
     "The U-Net stored in a ddpm_lit checkpoint, with its EMA weights (or the raw ones)."
     model_config = ckpt['config'].get('model')
@@ -73,33 +86,83 @@ def model_from_checkpoint(ckpt:dict, ema:bool=True) -> UNet:
     net.load_state_dict(state)
     return net.eval()
 
-def _sample(a) -> int:
-    if a.n < 1: raise ConfigError(f'--n must be at least 1, got {a.n}')
+def _train_config(ckpt:dict) -> TrainConfig:
+    return TrainConfig(**{k: v for k, v in ckpt['config'].items() if k in {f.name for f in dataclasses.fields(TrainConfig)}})
+
+def _check_sampling(a, T:int) -> int:
+    "Validate the sampler options against a model with T steps; return the number of steps."
     if a.eta < 0: raise ConfigError(f'--eta must be >= 0, got {a.eta}')
-    out = Path(a.out)
-    if out.exists(): raise ConfigError(f'{out} exists; choose another --out (samples are never written over a file)')
-    if not out.parent.exists(): raise ConfigError(f'the folder {out.parent} does not exist')
-    ckpt = load_checkpoint(a.ckpt)
-    cfg = TrainConfig(**{k: v for k, v in ckpt['config'].items() if k in {f.name for f in dataclasses.fields(TrainConfig)}})
-    schedule = make_schedule(cfg)
-    if a.sampler == 'ddim' and not 1 <= a.steps <= schedule.T:
-        raise ConfigError(f'--steps must be from 1 to T = {schedule.T}, got {a.steps}')
-    device = _device(a.device, 0)
-    net = model_from_checkpoint(ckpt, ema=not a.raw_weights).to(device)
+    steps = a.steps if a.steps is not None else (50 if a.sampler == 'ddim' else T)
+    if not 1 <= steps <= T: raise ConfigError(f'--steps must be from 1 to T = {T}, got {steps}')
+    return steps
+
+def _describe(a, steps:int) -> str:
+    return f'ddim, {steps} steps, eta {a.eta:g}' if a.sampler == 'ddim' else f'ddpm, {steps} steps, {a.var} variance'
+
+def _draw(net, schedule, a, n:int, steps:int, device) -> torch.Tensor:
+    "n samples in [-1, 1] on the CPU, drawn in batches of --batch-size with one seeded generator."
     c = net.config
     g = torch.Generator(device).manual_seed(a.seed)
     chunks = []
-    for i in range(0, a.n, a.batch_size):
-        shape = (min(a.batch_size, a.n - i), c['in_channels'], c['image_size'], c['image_size'])
+    for i in range(0, n, a.batch_size):
+        shape = (min(a.batch_size, n - i), c['in_channels'], c['image_size'], c['image_size'])
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == 'cuda'):
-            if a.sampler == 'ddpm': x = ddpm_sample(net, schedule, shape, generator=g, device=device)
-            else: x = ddim_sample(net, schedule, shape, steps=a.steps, eta=a.eta, generator=g, device=device)
-        chunks.append(x.cpu())
-    images = torch.cat(chunks).clamp(-1, 1)
+            if a.sampler == 'ddpm': x = ddpm_sample(net, schedule, shape, generator=g, device=device, steps=steps, var_type=a.var)
+            else: x = ddim_sample(net, schedule, shape, steps=steps, eta=a.eta, generator=g, device=device)
+        chunks.append(x.float().cpu())
+    return torch.cat(chunks).clamp(-1, 1)
+
+def _load(a):
+    "Checkpoint, its training config, schedule, device and network."
+    ckpt = load_checkpoint(a.ckpt)
+    cfg = _train_config(ckpt)
+    schedule = make_schedule(cfg)
+    device = _device(a.device, 0)
+    return ckpt, cfg, schedule, device, model_from_checkpoint(ckpt, ema=not a.raw_weights).to(device)
+
+def _sample(a) -> int:
+    if a.n < 1: raise ConfigError(f'--n must be at least 1, got {a.n}')
+    if a.batch_size < 1: raise ConfigError(f'--batch-size must be at least 1, got {a.batch_size}')
+    out = Path(a.out)
+    if out.exists(): raise ConfigError(f'{out} exists; choose another --out (samples are never written over a file)')
+    if not out.parent.exists(): raise ConfigError(f'the folder {out.parent} does not exist')
+    ckpt, cfg, schedule, device, net = _load(a)
+    steps = _check_sampling(a, schedule.T)
+    images = _draw(net, schedule, a, a.n, steps, device)
     save_grid(images, out)
     if a.save_tensors: torch.save(images, out.with_suffix('.pt'))
-    print(f"wrote {a.n} samples ({a.sampler}, {schedule.T if a.sampler == 'ddpm' else a.steps} steps"
-          f"{'' if a.sampler == 'ddpm' else f', eta {a.eta:g}'}, step {ckpt['step']} {'raw' if a.raw_weights else 'EMA'} weights) to {out}")
+    print(f"wrote {a.n} samples ({_describe(a, steps)}, step {ckpt['step']} {'raw' if a.raw_weights else 'EMA'} weights) to {out}")
+    return 0
+
+def _evaluate(a) -> int:
+    if not (a.fid or a.bpd): raise ConfigError('nothing to evaluate: give --fid, --bpd or both')
+    if a.n is not None and a.n < 2: raise ConfigError(f'--n must be at least 2 for a covariance, got {a.n}')
+    if a.bpd_n < 1: raise ConfigError(f'--bpd-n must be at least 1, got {a.bpd_n}')
+    if a.batch_size < 1: raise ConfigError(f'--batch-size must be at least 1, got {a.batch_size}')
+    ckpt, cfg, schedule, device, net = _load(a)
+    steps = _check_sampling(a, schedule.T)
+    c = net.config
+    images = prepare(load_images(cfg.data), c['image_size'], c['in_channels'])
+    _, ref_idx, held_idx = split_indices(len(images))
+    print(f"checkpoint {a.ckpt}: step {ckpt['step']}, {'raw' if a.raw_weights else 'EMA'} weights; data {cfg.data} "
+          f"({len(ref_idx)} reference and {len(held_idx)} held-out images); T = {schedule.T}, {cfg.schedule} schedule")
+    if a.fid:
+        kind = a.features if a.features != 'auto' else ('digits' if cfg.data in DIGITS_SETS else 'inception')
+        feats = DigitsFeatures(cfg.data, cache=a.cache, device=device) if kind == 'digits' else InceptionFeatures(a.inception_weights, device)
+        reference = feature_statistics(feats, images[ref_idx], cache=a.cache)
+        n = a.n or len(held_idx)
+        value = fid(feats, _draw(net, schedule, a, n, steps, device), reference)
+        print(f'FID {value:.2f}: {n} samples ({_describe(a, steps)}, seed {a.seed}) against the {len(ref_idx)} reference images, {feats.name} features')
+        if n <= len(held_idx):
+            print(f'FID floor {fid(feats, images[held_idx[:n]], reference):.2f}: {n} held-out real images against the same reference')
+        else:
+            print(f'FID floor: not measured, since only {len(held_idx)} held-out images exist for {n} samples')
+    if a.bpd:
+        x = to_model_range(images[held_idx[:a.bpd_n]]).to(device)
+        r = nll_bpd(net, schedule, x, var_type=a.var, generator=torch.Generator(device).manual_seed(a.seed))
+        se = r['total'].std().item() / len(x) ** 0.5 if len(x) > 1 else float('nan')
+        print(f"NLL bound {r['total'].mean():.3f} ± {se:.3f} bits/dim: {len(x)} held-out images, all {schedule.T} terms, "
+              f"{a.var} variance (prior {r['prior'].mean():.5f}, KL terms {r['terms'][:, 1:].sum(1).mean():.3f}, decoder {r['decoder'].mean():.3f})")
     return 0
 
 def _train(a) -> int:
@@ -119,10 +182,10 @@ def main(argv=None) -> int:
     "The `ddpm-lit` command: returns the exit status."
     a = _parser().parse_args(argv)
     try:
-        return _train(a) if a.command == 'train' else _sample(a)
+        return {'train': _train, 'sample': _sample, 'evaluate': _evaluate}[a.command](a)
     except NonFiniteLossError as e:
         print(f'ddpm-lit: error: {e}', file=sys.stderr); return 1
-    except (ConfigError, CheckpointError, DataError) as e:
+    except (ConfigError, CheckpointError, DataError, FeatureError) as e:
         print(f'ddpm-lit: error: {e}', file=sys.stderr); return 2
     except KeyboardInterrupt:
         print('ddpm-lit: interrupted; the last checkpoint written is kept', file=sys.stderr); return 130

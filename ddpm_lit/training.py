@@ -2,9 +2,9 @@
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'TrainConfig', 'ConfigError', 'CheckpointError', 'NonFiniteLossError', 'save_checkpoint',
-           'load_checkpoint', 'check_config', 'make_schedule', 'save_grid', 'train']
+           'load_checkpoint', 'check_config', 'make_schedule', 'image_grid', 'save_grid', 'train']
 
-# %% ../nbs/09_training.ipynb #c4b8a5d5
+# %% ../nbs/09_training.ipynb #48912639
 import csv
 import dataclasses
 import math
@@ -25,13 +25,13 @@ from .sampling import ddim_sample
 from .unet import UNet, PRESETS
 from .data import load_images, prepare, to_model_range, to_uint8, BUILTIN
 
-# %% ../nbs/09_training.ipynb #8fd63693
+# %% ../nbs/09_training.ipynb #04341e69
 @dataclasses.dataclass
 class TrainConfig:
     "Every setting of a training run; the defaults are the paper's recipe."
     data:str = 'digits'            # a built-in data set ('digits', 'digits8x8') or a path
     out:str = 'runs/ddpm'          # output folder: checkpoint.pt, log.csv, samples/
-    preset:str = 'digits'          # U-Net preset: 'tiny', 'digits', 'ddpm_cifar10'
+    preset:str = 'digits'          # U-Net preset: 'ddpm_cifar10', 'digits', 'tiny', 'digits8x8'
     steps:int = 100_000            # total optimiser steps to reach (a resumed run continues to this number)
     batch_size:int = 128           # global batch size, split over processes
     lr:float = 2e-4                # peak learning rate
@@ -61,7 +61,7 @@ class CheckpointError(ValueError):
 class NonFiniteLossError(RuntimeError):
     "The loss or the gradient became NaN or infinite."
 
-# %% ../nbs/09_training.ipynb #7f4f6290
+# %% ../nbs/09_training.ipynb #7b38f7b2
 CHECKPOINT_FORMAT = 'ddpm_lit-checkpoint-1'
 
 def save_checkpoint(state:dict, path) -> None:
@@ -91,7 +91,7 @@ def load_checkpoint(path, map_location='cpu') -> dict:
         raise CheckpointError(f'{path} is a torch file but not a ddpm_lit checkpoint')
     return state
 
-# %% ../nbs/09_training.ipynb #71ae44b0
+# %% ../nbs/09_training.ipynb #141bb9e0
 def _setup_distributed(device_pref:str):
     "(rank, world size, local rank), joining the process group when torchrun started several processes."
     world = int(os.environ.get('WORLD_SIZE', '1'))
@@ -138,25 +138,29 @@ def _flip_default(cfg:TrainConfig) -> bool:
     p = Path(cfg.data)
     return not (p.is_file() or any(p.glob('*idx3*')))                       # MNIST is never flipped
 
-def save_grid(images:torch.Tensor, path, nrow:int=8) -> None:
-    "Write a batch of images in [-1, 1] ([N, C, H, W]) as one PNG grid with a 2-pixel border."
-    from PIL import Image
+def image_grid(images:torch.Tensor, nrow:int=8, border:int=2, fill:int=0) -> torch.Tensor:
+    "Images in [-1, 1] ([N, C, H, W]) as one uint8 grid [H', W'] (one channel) or [H', W', C], `nrow` per row."
     x = to_uint8(images.cpu())
     n, c, h, w = x.shape
     rows = math.ceil(n / nrow)
-    grid = torch.zeros(c, rows * (h + 2) + 2, nrow * (w + 2) + 2, dtype=torch.uint8)
+    grid = torch.full((c, rows * (h + border) + border, nrow * (w + border) + border), fill, dtype=torch.uint8)
     for i in range(n):
         r, col = divmod(i, nrow)
-        grid[:, 2 + r * (h + 2):2 + r * (h + 2) + h, 2 + col * (w + 2):2 + col * (w + 2) + w] = x[i]
-    arr = grid[0].numpy() if c == 1 else grid.permute(1, 2, 0).numpy()
-    Image.fromarray(arr).save(path)
+        top, left = border + r * (h + border), border + col * (w + border)
+        grid[:, top:top + h, left:left + w] = x[i]
+    return grid[0] if c == 1 else grid.permute(1, 2, 0)
+
+def save_grid(images:torch.Tensor, path, nrow:int=8) -> None:
+    "Write a batch of images in [-1, 1] ([N, C, H, W]) as one PNG grid with a 2-pixel border."
+    from PIL import Image
+    Image.fromarray(image_grid(images, nrow).numpy()).save(path)
 
 def _state_dict(module) -> dict:
     "A model's state dict without the prefixes that DDP and torch.compile add."
     m = module.module if isinstance(module, DistributedDataParallel) else module
     return getattr(m, '_orig_mod', m).state_dict()
 
-# %% ../nbs/09_training.ipynb #545461ef
+# %% ../nbs/09_training.ipynb #51a9189c
 def train(
     cfg:TrainConfig,
     model:torch.nn.Module=None,   # a network to train instead of the preset (its output must match its input)

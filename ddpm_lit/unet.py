@@ -4,14 +4,14 @@
 __all__ = ['PRESETS', 'timestep_embedding', 'group_norm', 'zero_init', 'ResBlock', 'AttnBlock', 'Downsample', 'Upsample', 'UNet',
            'ddpm_cifar10', 'digits', 'tiny', 'from_preset']
 
-# %% ../nbs/07_unet.ipynb #33efe999
+# %% ../nbs/07_unet.ipynb #f8e3ddc3
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-# %% ../nbs/07_unet.ipynb #1e9b137c
+# %% ../nbs/07_unet.ipynb #273805f7
 def timestep_embedding(
     t:torch.Tensor,          # [B] step indices (integer or float)
     dim:int,                 # embedding width d (even)
@@ -24,7 +24,7 @@ def timestep_embedding(
     args = t.float()[:, None] * freqs[None]
     return torch.cat([torch.cos(args), torch.sin(args)], dim=1)
 
-# %% ../nbs/07_unet.ipynb #9b7463d1
+# %% ../nbs/07_unet.ipynb #7333d7f5
 def group_norm(ch:int) -> nn.GroupNorm:
     "GroupNorm with 32 groups (fewer when there are fewer channels than 32)."
     groups = min(32, ch)
@@ -57,7 +57,7 @@ class ResBlock(nn.Module):
             h = self.norm2(h + e)
         return self.skip(x) + self.conv2(self.drop(F.silu(h)))
 
-# %% ../nbs/07_unet.ipynb #b1b7de22
+# %% ../nbs/07_unet.ipynb #b38dbf1d
 class AttnBlock(nn.Module):
     "Multi-head self-attention over the pixels, with a residual connection."
     def __init__(self, ch:int, num_heads:int=1):
@@ -75,7 +75,7 @@ class AttnBlock(nn.Module):
         out = F.scaled_dot_product_attention(q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2))
         return x + self.proj(out.transpose(-1, -2).reshape(B, C, H, W))
 
-# %% ../nbs/07_unet.ipynb #71ef338f
+# %% ../nbs/07_unet.ipynb #1b2eb433
 class Downsample(nn.Module):
     def __init__(self, ch:int):
         super().__init__(); self.conv = nn.Conv2d(ch, ch, 3, stride=2, padding=1)
@@ -153,7 +153,7 @@ class UNet(nn.Module):
             for b in blocks: h = b(h, emb) if isinstance(b, ResBlock) else b(h)
         return self.out(h)
 
-# %% ../nbs/07_unet.ipynb #305481a1
+# %% ../nbs/07_unet.ipynb #aad609b4
 PRESETS = {
     'ddpm_cifar10': dict(in_channels=3, base_channels=128, ch_mult=(1, 2, 2, 2), num_res_blocks=2,
                          attn_resolutions=(16,), dropout=0.1, image_size=32),
@@ -161,6 +161,8 @@ PRESETS = {
                    attn_resolutions=(14,), dropout=0.1, image_size=28),
     'tiny': dict(in_channels=1, base_channels=32, ch_mult=(1, 2), num_res_blocks=1,
                  attn_resolutions=(14,), dropout=0.0, image_size=28),
+    'digits8x8': dict(in_channels=1, base_channels=32, ch_mult=(1, 2), num_res_blocks=1,
+                      attn_resolutions=(4,), dropout=0.0, image_size=8),
 }
 
 def _preset(name, **overrides):
@@ -184,7 +186,7 @@ def tiny(cls, **overrides):
 
 @classmethod
 def from_preset(cls, name:str, **overrides):
-    "Build a named preset ('ddpm_cifar10', 'digits', 'tiny')."
+    "Build a named preset ('ddpm_cifar10', 'digits', 'tiny', 'digits8x8')."
     return _preset(name, **overrides)
 
 UNet.ddpm_cifar10, UNet.digits, UNet.tiny, UNet.from_preset = ddpm_cifar10, digits, tiny, from_preset
