@@ -3,7 +3,7 @@
 # %% auto #0
 __all__ = ['model_from_checkpoint', 'main']
 
-# %% ../nbs/10_cli.ipynb #472a0edc
+# %% ../nbs/10_cli.ipynb #d7bc92bb
 import argparse
 import dataclasses
 import sys
@@ -13,13 +13,13 @@ import torch
 
 from .data import DataError, load_images, prepare, to_model_range
 from .training import (TrainConfig, ConfigError, CheckpointError, NonFiniteLossError, train,
-                               load_checkpoint, make_schedule, save_grid, _device)
+                               load_checkpoint, make_schedule, save_grid, _device, COMPILE_MODES)
 from .unet import UNet, PRESETS
 from .sampling import ddpm_sample, ddim_sample
 from .evaluation import (FeatureError, DIGITS_SETS, DigitsFeatures, InceptionFeatures, split_indices,
                                  feature_statistics, fid, nll_bpd)
 
-# %% ../nbs/10_cli.ipynb #a67d8090
+# %% ../nbs/10_cli.ipynb #82b354e3
 class _Parser(argparse.ArgumentParser):
     "argparse, except that a usage error is one line on stderr and exit status 2."
     def error(self, message):
@@ -46,7 +46,6 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument('--seed', type=int, default=d.seed)
     t.add_argument('--device', default=d.device, choices=['auto', 'cpu', 'cuda'])
     t.add_argument('--precision', default=d.precision, choices=['auto', 'fp32', 'bf16'])
-    t.add_argument('--compile', action='store_true', help='torch.compile the network')
     t.add_argument('--no-progress', action='store_true', help='no progress bar')
     s = sub.add_parser('sample', help='draw samples from a checkpoint and write them as a PNG grid')
     s.add_argument('--n', type=int, default=64, help='number of samples')
@@ -71,9 +70,13 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument('--batch-size', type=int, default=256)
         q.add_argument('--seed', type=int, default=0)
         q.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'])
+    for q in (t, s, e):
+        q.add_argument('--compile', action='store_true', help='torch.compile the network (pays off over many steps or samples)')
+        q.add_argument('--compile-mode', default=d.compile_mode, choices=COMPILE_MODES,
+                       help='reduce-overhead replays CUDA graphs; max-autotune also searches kernel configurations')
     return p
 
-# %% ../nbs/10_cli.ipynb #cb1b2580
+# %% ../nbs/10_cli.ipynb #7ac4b8fe
 def model_from_checkpoint(ckpt:dict, ema:bool=True) -> UNet:
     "The U-Net stored in a ddpm_lit checkpoint, with its EMA weights (or the raw ones)."
     model_config = ckpt['config'].get('model')
@@ -118,7 +121,9 @@ def _load(a):
     cfg = _train_config(ckpt)
     schedule = make_schedule(cfg)
     device = _device(a.device, 0)
-    return ckpt, cfg, schedule, device, model_from_checkpoint(ckpt, ema=not a.raw_weights).to(device)
+    net = model_from_checkpoint(ckpt, ema=not a.raw_weights).to(device)
+    if device.type == 'cuda': net = net.to(memory_format=torch.channels_last)
+    return ckpt, cfg, schedule.to(device), device, torch.compile(net, mode=a.compile_mode) if a.compile else net
 
 def _sample(a) -> int:
     if a.n < 1: raise ConfigError(f'--n must be at least 1, got {a.n}')
@@ -169,7 +174,7 @@ def _train(a) -> int:
     cfg = TrainConfig(data=a.data, out=a.out, preset=a.config, steps=a.steps, batch_size=a.batch_size, lr=a.lr,
                       warmup=a.warmup, grad_clip=a.grad_clip, ema_decay=a.ema_decay, flip=a.flip, ckpt_every=a.ckpt_every,
                       sample_every=a.sample_every, log_every=a.log_every, seed=a.seed, device=a.device,
-                      precision=a.precision, compile=a.compile, progress=not a.no_progress)
+                      precision=a.precision, compile=a.compile, compile_mode=a.compile_mode, progress=not a.no_progress)
     s = train(cfg)
     if s['world_size'] == 1 or torch.distributed.get_rank() == 0:
         speed = f", {s['images_per_s']:.0f} images/s" if s['steps_this_run'] else ''

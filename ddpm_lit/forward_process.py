@@ -3,12 +3,13 @@
 # %% auto #0
 __all__ = ['extract', 'check_timesteps', 'NoiseSchedule']
 
-# %% ../nbs/01_forward_process.ipynb #532456e7
+# %% ../nbs/01_forward_process.ipynb #16d5ff1e
+import functools
 import math
 
 import torch
 
-# %% ../nbs/01_forward_process.ipynb #6472202f
+# %% ../nbs/01_forward_process.ipynb #7e9574d0
 def extract(
     a:torch.Tensor, # a schedule array of length T, index i holding the paper's step t = i + 1
     t:torch.Tensor, # LongTensor [B] of step indices in [0, T)
@@ -16,22 +17,26 @@ def extract(
 ) -> torch.Tensor:
     "Gather `a[t]` per example, as `x`'s dtype and device, shaped [B, 1, ..., 1] to broadcast over `x`."
     check_timesteps(t, len(a), x)
-    out = a.to(x.device)[t.to(x.device)].to(x.dtype)
+    out = a.to(x.device).gather(0, t.to(x.device, torch.long)).to(x.dtype)   # no copy when a is on x's device already
     return out.reshape(-1, *([1] * (x.dim() - 1)))
 
+def _host_readable(t:torch.Tensor) -> bool:
+    "Whether `t`'s values can be read on the host for a check: on the CPU, outside a `torch.compile` graph."
+    return t.device.type == 'cpu' and not torch.compiler.is_compiling()
+
 def check_timesteps(t:torch.Tensor, T:int, x:torch.Tensor=None):
-    "Raise `ValueError` unless `t` is an integer tensor [B] of indices in [0, T) (and B matches `x`)."
+    "Raise `ValueError` unless `t` is an integer tensor [B] (of B = len(x) entries) of indices in [0, T); the range only where `_host_readable(t)`."
     if not isinstance(t, torch.Tensor) or t.dim() != 1 or t.dtype.is_floating_point or t.dtype == torch.bool:
         raise ValueError(f't must be a 1-D integer tensor of step indices, got {_describe(t)}')
     if x is not None and (x.dim() == 0 or x.shape[0] != t.shape[0]):
         raise ValueError(f't has {t.shape[0]} entries but the batch has shape {tuple(x.shape)}; give one step per example')
-    if t.numel() and (int(t.min()) < 0 or int(t.max()) >= T):
+    if t.numel() and _host_readable(t) and (int(t.min()) < 0 or int(t.max()) >= T):
         raise ValueError(f't must lie in [0, {T}) (index i is step i + 1), got values from {int(t.min())} to {int(t.max())}')
 
 def _describe(t):
     return f'{t.dtype} tensor of shape {tuple(t.shape)}' if isinstance(t, torch.Tensor) else type(t).__name__
 
-# %% ../nbs/01_forward_process.ipynb #6c67882b
+# %% ../nbs/01_forward_process.ipynb #82065f0c
 class NoiseSchedule:
     "The betas of the forward process and every array derived from them, eqs. fwd-kernel to fwd-snr."
     def __init__(self, betas):
@@ -95,6 +100,16 @@ class NoiseSchedule:
         elif noise.shape != x0.shape:
             raise ValueError(f'noise has shape {tuple(noise.shape)} but x0 has shape {tuple(x0.shape)}')
         return extract(self.sqrt_alphas_cumprod, t, x0) * x0 + extract(self.sqrt_one_minus_alphas_cumprod, t, x0) * noise
+
+    def to(self, device) -> 'NoiseSchedule':
+        "This schedule with every array on `device` (itself if they are there): all are computed here first, so each device holds the same float64 values."
+        device, here = torch.device(device), self.betas.device
+        if device.type == here.type and device.index in (None, here.index): return self
+        for name, attr in vars(type(self)).items():       # the arrays of later chapters, attached with `schedule_array`
+            if isinstance(attr, functools.cached_property): getattr(self, name)
+        moved = object.__new__(type(self))
+        moved.__dict__.update({k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in vars(self).items()})
+        return moved
 
     def __repr__(self):
         return f'NoiseSchedule(T={self.T}, beta_1={self.betas[0].item():.4g}, beta_T={self.betas[-1].item():.4g})'

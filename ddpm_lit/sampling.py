@@ -3,7 +3,7 @@
 # %% auto #0
 __all__ = ['respace', 'ddpm_sample', 'ddim_sample', 'slerp']
 
-# %% ../nbs/06_sampling.ipynb #507fa345
+# %% ../nbs/06_sampling.ipynb #1e99164e
 import torch
 from tqdm import tqdm
 
@@ -11,7 +11,7 @@ from .forward_process import NoiseSchedule
 from .ddpm import ddpm_step
 from .ddim import ddim_step, ddim_timesteps
 
-# %% ../nbs/06_sampling.ipynb #2d73308d
+# %% ../nbs/06_sampling.ipynb #709d0475
 def _model_input(eps_model, x):
     "x in the dtype of the model's parameters (bf16 models get bf16 input); a plain function gets x as it is."
     if isinstance(eps_model, torch.nn.Module):
@@ -59,6 +59,7 @@ def ddpm_sample(
         model_t = ddim_timesteps(schedule.T, steps, spacing).flip(0)      # s_1 < ... < s_S
         sched = respace(schedule, model_t)
     device = device if device is not None else (generator.device if generator is not None else 'cpu')
+    sched = sched.to(device)                       # the arrays move once, not at every step
     x = _start(schedule, shape, generator, device, dtype, x_T)
     traj = [x] if return_trajectory else None
     for i in tqdm(range(sched.T - 1, -1, -1), disable=not progress, desc='DDPM', leave=False):
@@ -88,19 +89,22 @@ def ddim_sample(
     "DDIM on a sub-sequence of S steps, eqs. ddim-step-dist and ddim-sigma; returns x_0 (and the trajectory)."
     if not eta >= 0: raise ValueError(f'eta must be >= 0, got {eta}')
     seq = ddim_timesteps(schedule.T, steps, spacing)
+    nexts = torch.cat([seq[1:], seq.new_full((1,), -1)])
+    probe = torch.zeros(len(seq), 1, dtype=torch.float64)
+    ddim_step(schedule.to('cpu'), probe, probe, seq, nexts, eta=eta)   # every step's checks at once, on the host
     device = device if device is not None else (generator.device if generator is not None else 'cpu')
+    sched = schedule.to(device)
     x = _start(schedule, shape, generator, device, dtype, x_T)
     traj = [x] if return_trajectory else None
-    nexts = seq[1:].tolist() + [-1]
-    for i, j in tqdm(list(zip(seq.tolist(), nexts)), disable=not progress, desc='DDIM', leave=False):
+    for i, j in tqdm(list(zip(seq.tolist(), nexts.tolist())), disable=not progress, desc='DDIM', leave=False):
         t = torch.full((x.shape[0],), i, device=device, dtype=torch.long)
         eps = eps_model(_model_input(eps_model, x), t).to(dtype)
         noise = _randn_like(x, generator) if eta > 0 else None
-        x = ddim_step(schedule, eps, x, t, torch.full_like(t, j), eta=eta, noise=noise, clip_x0=clip_x0)
+        x = ddim_step(sched, eps, x, t, torch.full_like(t, j), eta=eta, noise=noise, clip_x0=clip_x0)
         if return_trajectory: traj.append(x)
     return (x, torch.stack(traj)) if return_trajectory else x
 
-# %% ../nbs/06_sampling.ipynb #70cdef1f
+# %% ../nbs/06_sampling.ipynb #6fd0a898
 def slerp(z0:torch.Tensor, z1:torch.Tensor, alpha) -> torch.Tensor:
     "Spherical interpolation of eq. samp-slerp between two noise tensors, for each alpha in [0, 1]: returns [len(alpha), *z0.shape]."
     if z0.shape != z1.shape: raise ValueError(f'z0 and z1 differ in shape: {tuple(z0.shape)} and {tuple(z1.shape)}')
