@@ -1,0 +1,28 @@
+"""The benchmark scripts run on the CPU and print their tables (the speeds themselves are in BENCHMARKS.md, not here)."""
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bench(*args):
+    return subprocess.run([sys.executable, str(ROOT / 'benchmarks' / 'bench_unet.py'), '--device', 'cpu', *args],
+                          capture_output=True, text=True, timeout=900)
+
+
+def test_bench_unet_prints_its_tables():
+    r = bench('--batch', '2', '--iters', '1', '--warmup', '1', '--modes', 'fp32', '--diffusers-modes', 'fp32',
+              '--trainer-steps', '3', '--trainer-modes', 'eager', '--sample-n', '2', '--ddpm-n', '0', '--sample-compile', 'none', '--profile', 'fp32')
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert 'GFLOP' in out and '| ddpm_lit | fp32 eager | 2 |' in out, out
+    assert '| eager | 2 |' in out and '| eager | DDIM, 50 steps |' in out and 'Profile of the ddpm_lit training step' in out, out
+    flops = float(out.split('FlopCounterMode): ')[1].split()[0])
+    assert 30 < flops < 45, flops                     # about 37 GFLOP per training image of the paper's network
+    if '| diffusers |' in out: assert 'x diffusers fp32 eager' in out
+
+
+def test_bench_unet_refuses_an_unknown_mode():
+    r = bench('--modes', 'fastest')
+    assert r.returncode == 2 and 'invalid choice' in r.stderr
