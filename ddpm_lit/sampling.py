@@ -3,7 +3,7 @@
 # %% auto #0
 __all__ = ['respace', 'ddpm_sample', 'ddim_sample', 'slerp']
 
-# %% ../nbs/06_sampling.ipynb #1e99164e
+# %% ../nbs/06_sampling.ipynb #3c968d38
 import torch
 from tqdm import tqdm
 
@@ -11,7 +11,7 @@ from .forward_process import NoiseSchedule
 from .ddpm import ddpm_step
 from .ddim import ddim_step, ddim_timesteps
 
-# %% ../nbs/06_sampling.ipynb #709d0475
+# %% ../nbs/06_sampling.ipynb #b7dc269b
 def _model_input(eps_model, x):
     "x in the dtype of the model's parameters (bf16 models get bf16 input); a plain function gets x as it is."
     if isinstance(eps_model, torch.nn.Module):
@@ -91,7 +91,7 @@ def ddim_sample(
     seq = ddim_timesteps(schedule.T, steps, spacing)
     nexts = torch.cat([seq[1:], seq.new_full((1,), -1)])
     probe = torch.zeros(len(seq), 1, dtype=torch.float64)
-    ddim_step(schedule.to('cpu'), probe, probe, seq, nexts, eta=eta)   # every step's checks at once, on the host
+    ddim_step(schedule.to('cpu'), probe, probe, seq, nexts, eta=eta, noise=probe)   # every step's checks at once, on the host
     device = device if device is not None else (generator.device if generator is not None else 'cpu')
     sched = schedule.to(device)
     x = _start(schedule, shape, generator, device, dtype, x_T)
@@ -104,7 +104,7 @@ def ddim_sample(
         if return_trajectory: traj.append(x)
     return (x, torch.stack(traj)) if return_trajectory else x
 
-# %% ../nbs/06_sampling.ipynb #6fd0a898
+# %% ../nbs/06_sampling.ipynb #9b64e7ad
 def slerp(z0:torch.Tensor, z1:torch.Tensor, alpha) -> torch.Tensor:
     "Spherical interpolation of eq. samp-slerp between two noise tensors, for each alpha in [0, 1]: returns [len(alpha), *z0.shape]."
     if z0.shape != z1.shape: raise ValueError(f'z0 and z1 differ in shape: {tuple(z0.shape)} and {tuple(z1.shape)}')
