@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from ddpm_lit import TrainConfig, train, load_checkpoint, model_from_checkpoint, make_schedule, ddpm_loss
-from ddpm_lit import load_images, prepare, to_model_range
+from ddpm_lit import UNet, load_images, prepare, to_model_range
 
 
 @torch.no_grad()
@@ -51,6 +51,8 @@ def main():
           f'torch {torch.__version__}, {device}, {time.strftime("%Y-%m-%d")}\n')
     print('| seed | fp32 eval loss | bf16 eval loss | bf16 - fp32 | fp32 s | bf16 s |')
     print('|---|---|---|---|---|---|')
+    c = UNet.from_preset(a.preset).config
+    images = to_model_range(prepare(load_images(a.data), c['image_size'], c['in_channels']))   # the evaluation set
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in a.seeds:
@@ -63,8 +65,6 @@ def main():
                 s = train(cfg)
                 ckpt = load_checkpoint(Path(cfg.out) / 'checkpoint.pt')
                 net = model_from_checkpoint(ckpt).to(device)
-                c = net.config
-                images = to_model_range(prepare(load_images(a.data), c['image_size'], c['in_channels']))
                 row[precision] = eval_loss(net, make_schedule(cfg).to(device), images, a.repeats, device)
                 row[precision + '_s'] = s['seconds']
             rows.append(row)

@@ -3,7 +3,7 @@
 # %% auto #0
 __all__ = ['model_from_checkpoint', 'main']
 
-# %% ../nbs/10_cli.ipynb #d7bc92bb
+# %% ../nbs/10_cli.ipynb #8d9baf1e
 import argparse
 import dataclasses
 import sys
@@ -19,7 +19,7 @@ from .sampling import ddpm_sample, ddim_sample
 from .evaluation import (FeatureError, DIGITS_SETS, DigitsFeatures, InceptionFeatures, split_indices,
                                  feature_statistics, fid, nll_bpd)
 
-# %% ../nbs/10_cli.ipynb #82b354e3
+# %% ../nbs/10_cli.ipynb #36fff389
 class _Parser(argparse.ArgumentParser):
     "argparse, except that a usage error is one line on stderr and exit status 2."
     def error(self, message):
@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
                        help='reduce-overhead replays CUDA graphs; max-autotune also searches kernel configurations')
     return p
 
-# %% ../nbs/10_cli.ipynb #7ac4b8fe
+# %% ../nbs/10_cli.ipynb #2a6d078e
 def model_from_checkpoint(ckpt:dict, ema:bool=True) -> UNet:
     "The U-Net stored in a ddpm_lit checkpoint, with its EMA weights (or the raw ones)."
     model_config = ckpt['config'].get('model')
@@ -123,7 +123,7 @@ def _load(a):
     device = _device(a.device, 0)
     net = model_from_checkpoint(ckpt, ema=not a.raw_weights).to(device)
     if device.type == 'cuda': net = net.to(memory_format=torch.channels_last)
-    return ckpt, cfg, schedule.to(device), device, torch.compile(net, mode=a.compile_mode) if a.compile else net
+    return ckpt, cfg, schedule, device, torch.compile(net, mode=a.compile_mode) if a.compile else net
 
 def _sample(a) -> int:
     if a.n < 1: raise ConfigError(f'--n must be at least 1, got {a.n}')

