@@ -69,7 +69,7 @@ def ddpm_step(
     return mean + nonzero * torch.exp(0.5 * log_var) * noise
 
 def vlb_weight(schedule:NoiseSchedule, var_type:str='small') -> torch.Tensor:
-    "lambda_t = beta_t^2 / (2 sigma_t^2 alpha_t (1 - abar_t)) per step, eq. eps-weight."
+    "lambda_t = beta_t^2 / (2 sigma_t^2 alpha_t (1 - abar_t)) per step, eq. eps-weight; at index 0 a finite stand-in, since the bound's t = 1 term is the decoder L_0."
     var = torch.exp(reverse_variance(schedule, var_type)[1])     # 'small' uses the clipped variance, finite at t = 1
     return schedule.betas ** 2 / (2 * var * schedule.alphas * (1 - schedule.alphas_cumprod))
 
@@ -80,7 +80,7 @@ def ddpm_loss(
     x0:torch.Tensor,              # a batch of data [B, ...] scaled to [-1, 1]
     t:torch.Tensor=None,          # LongTensor [B] of step indices; uniform over [0, T) when None
     noise:torch.Tensor=None,      # eps shaped like x0; standard normal when None
-    weighting:str='simple',       # 'simple' (L_simple, eq. eps-simple) or 'vlb' (lambda_t of eq. eps-weight)
+    weighting:str='simple',       # 'simple' (L_simple, eq. eps-simple) or 'vlb' (lambda_t of eq. eps-weight: L_{t-1} up to C for t >= 2, not L_0 at t = 1)
     var_type:str='small',         # sigma_t^2 used by the 'vlb' weight
     reduction:str='mean',         # 'mean' over the batch, or 'none' for one loss per example
     generator:torch.Generator=None,
