@@ -1,5 +1,6 @@
 """The built book reads offline: every chapter page, opened in headless Chromium with no network,
-shows typeset equations and no raw TeX.
+shows typeset equations and no raw TeX, and the MathJax it loads is a file of the built book itself
+(copied there by the `sphinx-mathjax-offline` extension, with no npm step).
 
 The book is built here from the notebooks' stored outputs (which `pytest --nbval nbs/` checks against
 a fresh run), so this test does not execute the notebooks a second time.
@@ -33,6 +34,9 @@ def book(tmp_path_factory):
     out = tmp_path_factory.mktemp('book')
     cfg = yaml.safe_load((ROOT / '_config.yml').read_text())
     cfg['execute']['execute_notebooks'] = 'off'
+    # Jupyter Book reads the folders of local extensions relative to the config file, which moves here.
+    local = cfg['sphinx'].get('local_extensions') or {}
+    cfg['sphinx']['local_extensions'] = {name: str(ROOT / folder) for name, folder in local.items()}
     cfg_file = out / '_config.yml'
     cfg_file.write_text(yaml.safe_dump(cfg))
     jb = Path(sys.executable).parent / 'jupyter-book'
@@ -40,6 +44,19 @@ def book(tmp_path_factory):
                           '--builder', 'html', '-W', '-n'], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
     return out / '_build' / 'html'
+
+
+def mathjax_scripts(page: Path) -> list[str]:
+    "The `src` of every script of the page that loads MathJax."
+    soup = BeautifulSoup(page.read_text(), 'html.parser')
+    return [s['src'] for s in soup.find_all('script', src=True) if 'mathjax' in s['src'].lower()]
+
+
+def local_file(html: Path, page: Path, src: str) -> Path | None:
+    "The file of the built book that `src` names, relative to the page; None for a URL or a missing file."
+    if src.startswith(('http:', 'https:', '//', 'file:')) or ':' in src.split('/')[0]: return None
+    path = (page.parent / src.split('?')[0].split('#')[0]).resolve()
+    return path if path.is_file() and path.is_relative_to(html.resolve()) else None
 
 
 def render(page: Path, tmp_path: Path) -> BeautifulSoup:
@@ -51,6 +68,16 @@ def render(page: Path, tmp_path: Path) -> BeautifulSoup:
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert res.returncode == 0 and res.stdout, res.stderr[-2000:]
     return BeautifulSoup(res.stdout, 'html.parser')
+
+
+def sidebar_text(dom: BeautifulSoup) -> str:
+    "Text of the table of contents in the sidebar, without the typeset maths itself."
+    nav = dom.find(id='pst-primary-sidebar') or dom.find(class_='bd-sidebar-primary')
+    assert nav is not None, 'no sidebar on the page'
+    nav = BeautifulSoup(str(nav), 'html.parser')
+    for tag in nav.find_all(['script', 'style', 'mjx-container', 'mjx-assistive-mml']):
+        tag.decompose()
+    return nav.get_text(' ')
 
 
 def visible_prose(dom: BeautifulSoup) -> str:
@@ -68,15 +95,18 @@ def visible_prose(dom: BeautifulSoup) -> str:
 def test_page_typesets_offline(book, name, tmp_path):
     page = book / f'{name}.html'
     assert page.exists(), f'{page} was not built'
-    html = page.read_text()
-    # MathJax comes from the book itself, never from a CDN.
-    soup = BeautifulSoup(html, 'html.parser')
-    mathjax = [s['src'] for s in soup.find_all('script', src=True) if 'mathjax' in s['src'].lower()]
-    assert mathjax and all(not s.startswith(('http:', 'https:', '//')) for s in mathjax), mathjax
+    # MathJax comes from the book itself, never from a CDN, on every page (the sidebar has maths too).
+    mathjax = mathjax_scripts(page)
+    assert mathjax and all(local_file(book, page, s) for s in mathjax), mathjax
+    soup = BeautifulSoup(page.read_text(), 'html.parser')
     source_math = len(soup.select('.math'))
     dom = render(page, tmp_path)
     typeset = len(dom.find_all('mjx-container'))
     assert typeset >= source_math, f'{name}: {source_math} maths in the source, {typeset} typeset'
+    nav = sidebar_text(dom)
+    assert 'Predicting the noise' in nav, f'{name}: no table of contents in the sidebar'
+    left = [mark for mark in RAW_TEX if mark in nav]
+    assert not left, f'{name}: raw TeX left in the sidebar: {left}'
     text = visible_prose(dom)
     left = [mark for mark in RAW_TEX if mark in text]
     assert not left, f'{name}: raw TeX left on the page: {left}'
@@ -88,6 +118,29 @@ def test_chapters_have_maths_and_numbered_equations(book, tmp_path):
     assert len(dom.find_all('mjx-container')) > 50
     assert len(dom.select('.eqno')) >= 10, 'labelled equations should carry numbers'
     assert 'fwd-marginal' not in visible_prose(dom), 'an {eq} reference was left unresolved'
+
+
+def test_mathjax_is_a_file_of_the_book(book):
+    "Every page loads MathJax by a relative path to a file in the built html folder: no CDN, no missing file."
+    pages = [book / f'{name}.html' for name in chapter_pages()]
+    assert all(mathjax_scripts(page) for page in pages), [p.name for p in pages if not mathjax_scripts(p)]
+    loaded = {local_file(book, page, src) for page in pages for src in mathjax_scripts(page)}
+    assert None not in loaded and len(loaded) == 1, loaded
+    # MathJax 3's CommonHTML output, with the fonts it fetches relative to itself.
+    (js,) = loaded
+    assert js.name == 'tex-chtml.js' and js.stat().st_size > 100_000, js
+    assert list((js.parent / 'output' / 'chtml' / 'fonts' / 'woff-v2').glob('*.woff')), 'MathJax fonts missing'
+
+
+def test_local_file_refuses_urls_and_missing_files(tmp_path):
+    "The check above fails for a CDN address, a missing file and a file outside the book."
+    (tmp_path / 'html' / '_static').mkdir(parents=True)
+    (tmp_path / 'html' / '_static' / 'm.js').write_text('x')
+    (tmp_path / 'outside.js').write_text('x')
+    page = tmp_path / 'html' / 'index.html'
+    assert local_file(tmp_path / 'html', page, '_static/m.js') == (tmp_path / 'html' / '_static' / 'm.js').resolve()
+    for src in ['https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js', '//cdn/m.js', '_static/gone.js', '../outside.js']:
+        assert local_file(tmp_path / 'html', page, src) is None, src
 
 
 def test_plumbing_cells_hidden(book):
