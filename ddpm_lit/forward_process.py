@@ -11,7 +11,7 @@ import torch
 
 # %% ../nbs/01_forward_process.ipynb #7e9574d0
 def extract(
-    a:torch.Tensor, # a schedule array of length T, index i holding the paper's step t = i + 1
+    a:torch.Tensor, # a schedule array of length T; the paper's step t is index t - 1
     t:torch.Tensor, # LongTensor [B] of step indices in [0, T)
     x:torch.Tensor, # the batch [B, ...] the values will multiply
 ) -> torch.Tensor:
@@ -31,7 +31,7 @@ def check_timesteps(t:torch.Tensor, T:int, x:torch.Tensor=None):
     if x is not None and (x.dim() == 0 or x.shape[0] != t.shape[0]):
         raise ValueError(f't has {t.shape[0]} entries but the batch has shape {tuple(x.shape)}; give one step per example')
     if t.numel() and _host_readable(t) and (int(t.min()) < 0 or int(t.max()) >= T):
-        raise ValueError(f't must lie in [0, {T}) (index i is step i + 1), got values from {int(t.min())} to {int(t.max())}')
+        raise ValueError(f't must lie in [0, {T}) (step t of the paper is index t - 1), got values from {int(t.min())} to {int(t.max())}')
 
 def _describe(t):
     return f'{t.dtype} tensor of shape {tuple(t.shape)}' if isinstance(t, torch.Tensor) else type(t).__name__
