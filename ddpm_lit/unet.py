@@ -87,7 +87,7 @@ class Upsample(nn.Module):
     def forward(self, x, emb=None): return self.conv(F.interpolate(x, scale_factor=2.0, mode='nearest'))
 
 class UNet(nn.Module):
-    "The DDPM U-Net: UNet(...)(x [B, C, H, W], t LongTensor [B]) -> eps prediction shaped like x."
+    "The DDPM U-Net: UNet(...)(x [B, C, H, W], t LongTensor [B], y labels [B] if conditional) -> eps prediction shaped like x."
     def __init__(self,
                  in_channels:int=3,              # image channels
                  base_channels:int=128,          # width at the top level
@@ -98,11 +98,15 @@ class UNet(nn.Module):
                  image_size:int=32,              # the side of the square images it is built for
                  num_heads:int=1,                # attention heads
                  scale_shift:bool=False,         # time embedding as scale and shift (else added)
+                 num_classes:int=None,           # class labels 0..num_classes-1 (None: unconditional); label num_classes is 'no label'
                 ):
         super().__init__()
         self.config = dict(in_channels=in_channels, base_channels=base_channels, ch_mult=tuple(ch_mult),
                            num_res_blocks=num_res_blocks, attn_resolutions=tuple(attn_resolutions), dropout=dropout,
                            image_size=image_size, num_heads=num_heads, scale_shift=scale_shift)
+        if num_classes is not None:                          # recorded only when set, so unconditional configs stay as they were
+            if not isinstance(num_classes, int) or num_classes < 1: raise ValueError(f'num_classes must be a whole number >= 1, got {num_classes!r}')
+            self.config['num_classes'] = num_classes
         levels = len(ch_mult)
         if image_size % 2 ** (levels - 1):
             raise ValueError(f'image_size {image_size} must be divisible by 2^{levels - 1} for {levels} levels')
@@ -132,8 +136,10 @@ class UNet(nn.Module):
                 if level != 0 and i == num_res_blocks: blocks.append(Upsample(ch)); res *= 2
                 self.up.append(nn.ModuleList(blocks))
         self.out = nn.Sequential(group_norm(ch), nn.SiLU(), zero_init(nn.Conv2d(ch, in_channels, 3, padding=1)))
+        # One learned vector per class and one for 'no label' (index num_classes), added to the time embedding.
+        self.class_emb = nn.Embedding(num_classes + 1, emb_dim) if num_classes is not None else None
 
-    def forward(self, x:torch.Tensor, t:torch.Tensor) -> torch.Tensor:
+    def forward(self, x:torch.Tensor, t:torch.Tensor, y:torch.Tensor=None) -> torch.Tensor:
         c = self.config
         if x.dim() != 4 or x.shape[1] != c['in_channels']:
             raise ValueError(f"expected images [B, {c['in_channels']}, H, W], got shape {tuple(x.shape)}")
@@ -142,6 +148,8 @@ class UNet(nn.Module):
         if t.shape != (x.shape[0],):
             raise ValueError(f't must have shape [{x.shape[0]}] (one step per image), got {tuple(t.shape)}')
         emb = self.time_mlp(timestep_embedding(t, self.base_channels).to(x.dtype))
+        if self.class_emb is not None: emb = emb + self.class_emb(self._labels(y, x.shape[0], x.device)).to(emb.dtype)
+        elif y is not None: raise ValueError('labels y were given to an unconditional network (built without num_classes)')
         h = self.conv_in(x)
         hs = [h]
         for blocks in self.down:
@@ -152,6 +160,14 @@ class UNet(nn.Module):
             h = torch.cat([h, hs.pop()], dim=1)
             for b in blocks: h = b(h, emb) if isinstance(b, ResBlock) else b(h)
         return self.out(h)
+
+    def _labels(self, y, batch:int, device) -> torch.Tensor:
+        "Labels [B] for a conditional network: y itself (its shape checked), or the null label for every image when y is None."
+        n = self.config['num_classes']
+        if y is None: return torch.full((batch,), n, dtype=torch.long, device=device)
+        if y.shape != (batch,) or y.dtype != torch.long:
+            raise ValueError(f'y must be a LongTensor of shape [{batch}] (one label per image), got {y.dtype} of shape {tuple(y.shape)}')
+        return y
 
 # %% ../nbs/07_unet.ipynb #aad609b4
 PRESETS = {

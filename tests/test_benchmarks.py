@@ -26,3 +26,23 @@ def test_bench_unet_prints_its_tables():
 def test_bench_unet_refuses_an_unknown_mode():
     r = bench('--modes', 'fastest')
     assert r.returncode == 2 and 'invalid choice' in r.stderr
+
+
+def test_bench_times_the_library_train_step(monkeypatch):
+    "The benchmark's training step is ddpm_lit.training.train_step itself, not a copy of it."
+    import importlib.util
+    import torch
+    from ddpm_lit import UNet
+    from ddpm_lit import training
+    spec = importlib.util.spec_from_file_location('bench_unet', ROOT / 'benchmarks' / 'bench_unet.py')
+    bench = importlib.util.module_from_spec(spec); spec.loader.exec_module(bench)
+    calls = []
+    def counted(state, x, y=None):
+        calls.append(x.shape)
+        return training.train_step(state, x, y)
+    monkeypatch.setattr(bench, 'train_step', counted)
+    small = lambda: UNet(in_channels=3, base_channels=32, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(16,), image_size=32)
+    step = bench.make_train_step(small, torch.device('cpu'), 2, False, False, None)
+    step(); step()
+    assert calls == [torch.Size([2, 3, 32, 32])] * 2
+    assert bench.train_step is counted and bench.make_train_step.__code__.co_names.count('train_step') == 1

@@ -1,5 +1,6 @@
-"""The trainer as users run it: a kill -9 at any moment leaves a checkpoint that loads and resumes, and
-`torchrun` with two CPU processes (Gloo) trains with DistributedDataParallel."""
+"""The trainer as users run it: a kill -9 at any moment leaves a checkpoint that loads and resumes (and the lock and
+temporary files it leaves are cleared by the next run), a second trainer on a busy folder is refused, SIGTERM and
+SIGINT stop a run cleanly, and `torchrun` with two CPU processes (Gloo) trains with DistributedDataParallel."""
 import os
 import signal
 import subprocess
@@ -45,10 +46,47 @@ def test_kill_9_leaves_a_checkpoint_that_resumes(tmp_path):
     state = load_checkpoint(ckpt)             # the checkpoint on disk is complete
     step = state['step']
     assert step >= 4
+    assert (tmp_path / 'run' / '.lock').read_text().split()[0] == str(proc.pid)       # the killed run's lock is left...
+    leftover = tmp_path / 'run' / f'.checkpoint.pt.tmp-{proc.pid}'
+    leftover.write_bytes(b'half a checkpoint')                                          # ...and maybe a temporary file
     r = run_cli(*BASE, '--out', 'run', '--steps', step + 2, '--ckpt-every', '1', cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert f'step {step + 2} of {step + 2} (2 this run' in r.stdout
     assert load_checkpoint(ckpt)['step'] == step + 2
+    assert not leftover.exists() and not (tmp_path / 'run' / '.lock').exists()          # both cleared by the next run
+
+
+def start_long_run(tmp_path, out):
+    "A CLI training run that goes on until stopped, once it has written its first checkpoint."
+    proc = subprocess.Popen([sys.executable, '-m', 'ddpm_lit', *BASE, '--out', out, '--steps', '100000', '--ckpt-every', '1'],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not (tmp_path / out / 'checkpoint.pt').exists():
+        if time.time() > deadline or proc.poll() is not None:
+            proc.kill(); pytest.fail('no checkpoint: ' + proc.communicate()[1][-2000:])
+        time.sleep(0.2)
+    return proc
+
+
+@pytest.mark.parametrize('sig', [signal.SIGTERM, signal.SIGINT])
+def test_busy_folder_is_refused_and_signals_stop_cleanly(tmp_path, sig):
+    proc = start_long_run(tmp_path, 'run')
+    try:
+        second = run_cli(*BASE, '--out', 'run', '--steps', '3', cwd=tmp_path)
+        assert second.returncode == 2, second.stderr
+        assert second.stderr.count('\n') == 1 and 'ddpm-lit: error:' in second.stderr
+        assert f'is in use by another run (PID {proc.pid} on' in second.stderr
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None: proc.kill()
+    assert proc.returncode == 130, err
+    assert 'ddpm-lit: interrupted; the last checkpoint written is kept' in err
+    assert 'terminate' not in err and 'Traceback' not in err, err
+    assert load_checkpoint(tmp_path / 'run' / 'checkpoint.pt')['step'] >= 1
+    assert not (tmp_path / 'run' / '.lock').exists() and not list((tmp_path / 'run').glob('.checkpoint.pt.tmp-*'))
+    log = (tmp_path / 'run' / 'log.csv').read_text().splitlines()
+    assert log[0].startswith('step,') and [int(r.split(',')[0]) for r in log[1:]] == list(range(1, len(log)))   # one writer
 
 
 def test_torchrun_two_cpu_processes(tmp_path):
