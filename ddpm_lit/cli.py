@@ -28,7 +28,7 @@ from .evaluation import (FeatureError, FEATURE_KINDS, SAMPLERS, PRECISIONS, chec
                                  evaluate_model, feature_extractor, feature_statistics, save_fid_stats, load_fid_stats,
                                  split_indices)
 
-# %% ../nbs/10_cli.ipynb #e028c5e6
+# %% ../nbs/10_cli.ipynb #43142a25
 _HELP = {'seed': 'seed of the initial weights, the order of the data and the noise'}   # fields with no comment in TrainConfig
 
 def config_help(cls=TrainConfig) -> dict:
@@ -42,7 +42,7 @@ def config_help(cls=TrainConfig) -> dict:
         elif tok.type == tokenize.COMMENT and row in first_name: comments.setdefault(first_name[row], tok.string.lstrip('#').strip())
     return {f.name: f.metadata.get('help') or comments.get(f.name) or _HELP.get(f.name, '') for f in dataclasses.fields(cls)}
 
-# %% ../nbs/10_cli.ipynb #373da5b5
+# %% ../nbs/10_cli.ipynb #6a891ff0
 DEVICES = ('auto', 'cpu', 'cuda')
 # The fixed choices of TrainConfig's fields; a field's metadata['choices'] comes first.
 CONFIG_CHOICES = {'preset': tuple(PRESETS), 'flip': ('auto', 'yes', 'no'), 'device': DEVICES, 'precision': PRECISIONS,
@@ -69,7 +69,7 @@ def config_from_args(a:argparse.Namespace, cls=TrainConfig):
     "The dataclass `cls` filled from parsed options."
     return cls(**{f.name: getattr(a, f.name) for f in dataclasses.fields(cls)})
 
-# %% ../nbs/10_cli.ipynb #a803e119
+# %% ../nbs/10_cli.ipynb #8a8cc4fe
 class _Parser(argparse.ArgumentParser):
     "argparse, except that a usage error is one line on stderr and exit status 2."
     def error(self, message):
@@ -101,7 +101,7 @@ def _feature_options(q) -> None:
     q.add_argument('--inception-weights', default=None, help="path of weights-inception-2015-12-05-6726825d.pth (None: torchmetrics' cache, downloaded there once)")
     q.add_argument('--cache', default=None, help='folder for cached classifiers and statistics (None: $DDPM_LIT_CACHE, else ~/.cache/ddpm_lit)')
 
-# %% ../nbs/10_cli.ipynb #742d2092
+# %% ../nbs/10_cli.ipynb #eb7dd38e
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog='ddpm-lit', description='Train, sample and evaluate DDPM models.', formatter_class=_Help,
                 epilog='ddpm-lit COMMAND --help lists the options of a command.')
@@ -135,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     _feature_options(f)
     return p
 
-# %% ../nbs/10_cli.ipynb #90f1c3c2
+# %% ../nbs/10_cli.ipynb #071b8963
 def _is_checkpoint(path:Path) -> bool:
     "Whether path holds a ddpm_lit checkpoint (read lazily, so a large checkpoint costs nothing to recognise)."
     try: return torch.load(path, map_location='cpu', weights_only=True, mmap=True).get('format') == CHECKPOINT_FORMAT
@@ -160,7 +160,7 @@ def _write_image(images:torch.Tensor, path:Path) -> None:
     grid = Image.fromarray(image_grid(images).numpy())
     atomic_write(path, lambda f: grid.save(f, format=Image.registered_extensions()[path.suffix.lower()]))
 
-# %% ../nbs/10_cli.ipynb #fdb4a31d
+# %% ../nbs/10_cli.ipynb #893dbf2a
 def model_from_checkpoint(ckpt:dict, ema:bool=True) -> UNet:
     "The U-Net stored in a ddpm_lit checkpoint, with its EMA weights (or the raw ones)."
     model_config = ckpt['config'].get('model')
@@ -186,7 +186,7 @@ def _load(a):
     if device.type == 'cuda': net = net.to(memory_format=torch.channels_last)
     return ckpt, cfg, schedule, device, torch.compile(net, mode=a.compile_mode) if a.compile else net
 
-# %% ../nbs/10_cli.ipynb #93c36a68
+# %% ../nbs/10_cli.ipynb #3c9be747
 def _check_sampling(a, T:int) -> int:
     "The library's check of the sampler settings, reported with the options' names; the number of steps."
     for name in ('n', 'batch_size'):
@@ -213,7 +213,7 @@ def _sample(a) -> int:
           + (f' and {tensors}' if tensors else ''))
     return 0
 
-# %% ../nbs/10_cli.ipynb #f7f5cd84
+# %% ../nbs/10_cli.ipynb #e36c2fa4
 def _data_path(a, cfg:TrainConfig) -> str:
     data = a.data or cfg.data
     if data not in BUILTIN and not Path(data).exists():
@@ -236,7 +236,7 @@ def _print_bpd(a, r:dict, T:int) -> None:
     print(f"NLL bound {r['bpd']:.3f} ± {r['bpd_se']:.3f} bits/dim: {r['bpd_images']} held-out images, all {T} terms, "
           f"{a.var} variance (prior {r['bpd_prior']:.5f}, KL terms {r['bpd_kl']:.3f}, decoder {r['bpd_decoder']:.3f})")
 
-# %% ../nbs/10_cli.ipynb #681e7e38
+# %% ../nbs/10_cli.ipynb #069d0c41
 def _evaluate(a) -> int:
     if not (a.fid or a.bpd): raise ConfigError('nothing to evaluate: give --fid, --bpd or both')
     if a.n is not None and a.n < 2: raise ConfigError(f'--n must be at least 2 for a covariance, got {a.n}')
@@ -265,7 +265,7 @@ def _evaluate(a) -> int:
     if a.bpd: _print_bpd(a, r, schedule.T)
     return 0
 
-# %% ../nbs/10_cli.ipynb #053ab0d7
+# %% ../nbs/10_cli.ipynb #3203586d
 def _fid_stats(a) -> int:
     out = _check_target(a.out, a.overwrite, ('.npz',))
     images = load_images(a.data)
@@ -279,7 +279,7 @@ def _fid_stats(a) -> int:
           f'{tuple(images.shape[1:])} each) to {out}')
     return 0
 
-# %% ../nbs/10_cli.ipynb #48cad7b1
+# %% ../nbs/10_cli.ipynb #838a5a4a
 def _train(a) -> int:
     cfg = config_from_args(a)
     if cfg.data not in BUILTIN and Path(cfg.data).expanduser().exists():
@@ -295,7 +295,7 @@ def _train(a) -> int:
               f"losses in {out / 'log.csv'}, " + (f'sample grids in {grids}' if any(grids.glob('*.png')) else 'no sample grids'))
     return 0
 
-# %% ../nbs/10_cli.ipynb #0f5faa3f
+# %% ../nbs/10_cli.ipynb #489587e1
 def main(argv=None) -> int:
     "The `ddpm-lit` command: returns the exit status."
     p = _parser()

@@ -23,7 +23,7 @@ def cache(tmp_path_factory):
 @pytest.fixture(scope='module')
 def digits_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp('eval')
-    code, out, err = run(*TRAIN, '--out', 'run', '--steps', 2, '--T', 20, cwd=folder)
+    code, out, err = run(*TRAIN, '--out', 'run', '--steps', 2, '--T', 20, '--sample-steps', 5, cwd=folder)
     assert code == 0, err
     return folder
 
@@ -36,7 +36,7 @@ def test_evaluate_finds_relative_data_from_another_folder_and_after_a_move(tmp_p
     (tmp_path / 'pngs').mkdir()
     for i, img in enumerate(load_images('digits8x8')[:30]):
         Image.fromarray(img[0].numpy()).save(tmp_path / 'pngs' / f'{i:02d}.png')
-    code, out, err = run(*TRAIN, '--data', 'pngs', '--out', 'run', '--steps', 1, '--T', 10, cwd=tmp_path)
+    code, out, err = run(*TRAIN, '--data', 'pngs', '--out', 'run', '--steps', 1, '--T', 10, '--sample-steps', 5, cwd=tmp_path)
     assert code == 0, err
     assert load_checkpoint(tmp_path / 'run' / 'checkpoint.pt')['config']['data'] == str((tmp_path / 'pngs').resolve())
     (tmp_path / 'other').mkdir()
