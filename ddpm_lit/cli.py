@@ -50,19 +50,20 @@ CONFIG_CHOICES = {'preset': tuple(PRESETS), 'flip': ('auto', 'yes', 'no'), 'devi
 _FLAGS = {'preset': ('--config', '--preset')}           # command-line names that differ from the field's
 
 def _field_type(hint):
-    "int for int and Optional[int], and so on: the type argparse converts a string to."
+    "(type, choices) for argparse: int for int and Optional[int]; str and its values for Literal['a', 'b']."
     args = [a for a in typing.get_args(hint) if a is not type(None)]
-    return args[0] if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1 else hint
+    if typing.get_origin(hint) is typing.Literal: return type(args[0]), tuple(args)
+    return (args[0] if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1 else hint), None
 
 def add_config_options(parser:argparse.ArgumentParser, cls=TrainConfig) -> None:
     "One option per field of the dataclass `cls`: name, type, default, help and choices all from the field."
     hints, helps = typing.get_type_hints(cls), config_help(cls)
     for f in dataclasses.fields(cls):
-        kind = _field_type(hints[f.name])
+        kind, values = _field_type(hints[f.name])
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         kw = dict(dest=f.name, default=default, help=helps[f.name] or f.name.replace('_', ' '))
         if kind is bool: kw['action'] = argparse.BooleanOptionalAction
-        else: kw.update(type=kind, choices=f.metadata.get('choices') or CONFIG_CHOICES.get(f.name))
+        else: kw.update(type=kind, choices=f.metadata.get('choices') or CONFIG_CHOICES.get(f.name) or values)
         parser.add_argument(*_FLAGS.get(f.name, ('--' + f.name.replace('_', '-'),)), **kw)
 
 def config_from_args(a:argparse.Namespace, cls=TrainConfig):

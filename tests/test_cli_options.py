@@ -4,6 +4,9 @@ import argparse
 import dataclasses
 import subprocess
 import sys
+import typing
+
+import pytest
 
 from ddpm_lit import __version__, cli
 from ddpm_lit.training import TrainConfig, load_checkpoint
@@ -45,11 +48,15 @@ def test_a_new_config_field_needs_no_change_to_the_command_line():
     class Extended(TrainConfig):
         cond_drop:float = dataclasses.field(default=0.1, metadata={'help': 'probability of dropping the label'})
         conditional:bool = dataclasses.field(default=False, metadata={'help': 'train with class labels'})
+        guidance:typing.Literal['none', 'cfg'] = dataclasses.field(default='none', metadata={'help': 'how to guide'})
+        width:typing.Optional[int] = dataclasses.field(default=None, metadata={'help': 'a width'})
     p = argparse.ArgumentParser()
     cli.add_config_options(p, Extended)
-    cfg = cli.config_from_args(p.parse_args(['--cond-drop', '0.2', '--conditional', '--schedule', 'cosine']), Extended)
-    assert (cfg.cond_drop, cfg.conditional, cfg.schedule) == (0.2, True, 'cosine')
+    cfg = cli.config_from_args(p.parse_args(['--cond-drop', '0.2', '--conditional', '--schedule', 'cosine', '--guidance', 'cfg',
+                                             '--width', '3']), Extended)
+    assert (cfg.cond_drop, cfg.conditional, cfg.schedule, cfg.guidance, cfg.width) == (0.2, True, 'cosine', 'cfg', 3)
     assert 'probability of dropping the label' in p.format_help()
+    with pytest.raises(SystemExit): p.parse_args(['--guidance', 'other'])
 
 
 def test_no_command_prints_the_help_and_exits_2():
