@@ -27,3 +27,47 @@ def test_readme_example_runs():
     code = readme.split('```python\n', 1)[1].split('```', 1)[0]
     res = run(code + '\nassert samples.shape == (16, 1, 28, 28) and loss.ndim == 0\n')
     assert res.returncode == 0, res.stderr
+
+
+PUBLIC = {
+    # forward process, posterior, bound, DDPM, DDIM, samplers
+    'NoiseSchedule', 'extract', 'check_timesteps', 'schedule_array', 'q_posterior_mean_variance', 'predict_x0_from_eps',
+    'predict_eps_from_x0', 'normal_kl', 'discretized_gaussian_log_likelihood', 'mean_flat', 'prior_bpd', 'vb_term_bpd',
+    'VAR_TYPES', 'reverse_variance', 'p_mean_variance', 'ddpm_step', 'vlb_weight', 'ddpm_loss', 'score_from_eps',
+    'SPACINGS', 'ddim_timesteps', 'ddim_step', 'respace', 'ddpm_sample', 'ddim_sample', 'slerp',
+    # the U-Net and the data
+    'PRESETS', 'timestep_embedding', 'group_norm', 'zero_init', 'ResBlock', 'AttnBlock', 'Downsample', 'Upsample', 'UNet',
+    'IMAGE_SUFFIXES', 'BUILTIN', 'HOW_TO_GET', 'DataError', 'load_digits_mnist', 'load_digits_8x8', 'read_idx_images',
+    'read_cifar10_batches', 'read_image_folder', 'load_images', 'prepare', 'to_model_range', 'to_uint8',
+    # training and checkpoints
+    'CHECKPOINT_FORMAT', 'COMPILE_MODES', 'TrainConfig', 'ConfigError', 'CheckpointError', 'NonFiniteLossError',
+    'atomic_write', 'save_checkpoint', 'load_checkpoint', 'check_config', 'make_schedule', 'image_grid', 'save_grid', 'train',
+    'model_from_checkpoint',
+    # evaluation
+    'DIGITS_SETS', 'INCEPTION_WEIGHTS', 'INCEPTION_URL', 'INCEPTION_FID_SAMPLES', 'frechet_distance', 'FeatureError',
+    'cache_dir', 'digits_labels', 'split_indices', 'digits_split', 'DigitsClassifier', 'train_digits_classifier',
+    'digits_classifier', 'DigitsFeatures', 'InceptionFeatures', 'feature_statistics', 'fid', 'save_fid_stats',
+    'load_fid_stats', 'SAMPLERS', 'PRECISIONS', 'check_sampler', 'sample_images', 'FEATURE_KINDS', 'feature_extractor',
+    'evaluate_model', 'nll_bpd',
+}
+
+
+def test_star_import_binds_the_public_api_only():
+    "No classmethods or schedule arrays as names of their own, no command line; and nothing public is missing."
+    res = run('ns = {}\nexec("from ddpm_lit import *", ns)\nimport ddpm_lit\n'
+              'print(" ".join(sorted(k for k in ns if k != "__builtins__")))\n'
+              'print(ddpm_lit.cli.main.__module__, hasattr(ddpm_lit, "main"), hasattr(ddpm_lit, "tiny"))')
+    assert res.returncode == 0, res.stderr
+    names, reach = res.stdout.splitlines()
+    assert set(names.split()) == PUBLIC
+    assert reach == 'ddpm_lit.cli False False'
+
+
+def test_public_names_are_what_they_say():
+    import inspect
+    import ddpm_lit
+    for name in ddpm_lit.__all__:
+        obj = getattr(ddpm_lit, name)
+        assert not isinstance(obj, (classmethod, staticmethod, property)), name
+        assert not name.startswith('_'), name
+    assert inspect.ismethod(ddpm_lit.UNet.tiny) and ddpm_lit.NoiseSchedule.linear(4).posterior_variance.shape == (4,)
