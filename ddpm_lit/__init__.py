@@ -7,7 +7,7 @@ __all__ = []
 # %% ../nbs/00_index.ipynb #20daa2f3
 from functools import cached_property as _cached_property
 
-from . import forward_process, posterior, elbo, ddpm, ddim, sampling, unet, data, training, evaluation, cli
+from . import forward_process, posterior, elbo, ddpm, ddim, sampling, unet, data, checkpoint, training, evaluation, cli
 from .forward_process import *
 from .posterior import *
 from .elbo import *
@@ -16,16 +16,16 @@ from .ddim import *
 from .sampling import *
 from .unet import *
 from .data import *
+from .checkpoint import *
 from .training import *
 from .evaluation import *
-from .cli import model_from_checkpoint
 
 # The library's modules, in the order of the book. The command line (ddpm_lit.cli.main) is not part of the API.
-_MODULES = (forward_process, posterior, elbo, ddpm, ddim, sampling, unet, data, training, evaluation)
+_MODULES = (forward_process, posterior, elbo, ddpm, ddim, sampling, unet, data, checkpoint, training, evaluation)
 
 def _attached(obj) -> bool:
     "A method or schedule array that a chapter attaches to a class: reached through the class, not as a name of its own."
     return isinstance(obj, (classmethod, staticmethod, property, _cached_property))
 
 for _name in [n for m in _MODULES for n in m.__all__ if _attached(getattr(m, n))]: globals().pop(_name)
-__all__ = [n for m in _MODULES for n in m.__all__ if not _attached(getattr(m, n))] + ['model_from_checkpoint']
+__all__ = list(dict.fromkeys(n for m in _MODULES for n in m.__all__ if not _attached(getattr(m, n))))

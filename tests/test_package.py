@@ -42,7 +42,12 @@ PUBLIC = {
     # training and checkpoints
     'CHECKPOINT_FORMAT', 'COMPILE_MODES', 'TrainConfig', 'ConfigError', 'CheckpointError', 'NonFiniteLossError',
     'atomic_write', 'save_checkpoint', 'load_checkpoint', 'check_config', 'make_schedule', 'image_grid', 'save_grid', 'train',
-    'model_from_checkpoint',
+    'model_from_checkpoint', 'DiskFullError', 'load_model', 'schedule_from_config', 'pid_alive', 'remove_stale_temporaries',
+    'CHOICES', 'DEVICES', 'FLIPS', 'PRESET_NAMES', 'SCHEDULES', 'SWITCHES', 'FIXED_ON_RESUME', 'config_help', 'TrainState',
+    'Trainer', 'train_step', 'drop_labels', 'make_ema', 'ema_warmup_multi_avg_fn', 'set_lr', 'resume_conflicts',
+    'acquire_lock', 'release_lock', 'output_folder', 'data_id',
+    # labels
+    'load_labels', 'class_names', 'idx_label_file', 'read_idx_labels',
     # evaluation
     'DIGITS_SETS', 'INCEPTION_WEIGHTS', 'INCEPTION_URL', 'INCEPTION_FID_SAMPLES', 'frechet_distance', 'FeatureError',
     'cache_dir', 'digits_labels', 'split_indices', 'digits_split', 'DigitsClassifier', 'train_digits_classifier',
