@@ -10,6 +10,7 @@ from tqdm import tqdm
 from .forward_process import NoiseSchedule
 from .ddpm import ddpm_step
 from .ddim import ddim_step, ddim_timesteps
+from .guidance import guided_eps_model
 
 # %% ../nbs/06_sampling.ipynb #b7dc269b
 def _model_input(eps_model, x):
@@ -51,6 +52,11 @@ def ddpm_sample(
     progress:bool=False,                # show a progress bar
     steps:int=None,                     # fewer than T steps: ancestral sampling on the respaced schedule (eq. samp-respace)
     spacing:str='trailing',             # how to choose those steps, see ddim_timesteps
+    y=None,                             # class labels, an int or a LongTensor [B]: the net is called as eps_model(x_t, t, y)
+    guidance:float=0.0,                 # classifier-free guidance scale w of eq. guid-cfg; 0 samples the class as it is
+    classifier=None,                    # classifier(x_t, t) -> logits of a noisy classifier, for classifier guidance
+    classifier_scale:float=0.0,         # its scale s, eq. guid-cg-eps
+    null_label:int=None,                # the net's "no label" index K; eps_model.num_classes when None
 ):
     "Algorithm 2: ancestral steps of eq. eps-step from x_T ~ N(0, I), over all T steps or `steps` of them; returns x_0."
     if steps is None or steps == schedule.T:
@@ -60,6 +66,7 @@ def ddpm_sample(
         sched = respace(schedule, model_t)
     device = device if device is not None else (generator.device if generator is not None else 'cpu')
     sched = sched.to(device)                       # the arrays move once, not at every step
+    eps_model = guided_eps_model(eps_model, schedule, shape[0], y, guidance, classifier, classifier_scale, null_label, device)
     x = _start(schedule, shape, generator, device, dtype, x_T)
     traj = [x] if return_trajectory else None
     for i in tqdm(range(sched.T - 1, -1, -1), disable=not progress, desc='DDPM', leave=False):
@@ -85,6 +92,11 @@ def ddim_sample(
     x_T:torch.Tensor=None,              # the starting noise; drawn from N(0, I) when None
     return_trajectory:bool=False,       # also return [x_T, ..., x_0] as a tensor [S + 1, *shape]
     progress:bool=False,                # show a progress bar
+    y=None,                             # class labels, an int or a LongTensor [B]: the net is called as eps_model(x_t, t, y)
+    guidance:float=0.0,                 # classifier-free guidance scale w of eq. guid-cfg; 0 samples the class as it is
+    classifier=None,                    # classifier(x_t, t) -> logits of a noisy classifier, for classifier guidance
+    classifier_scale:float=0.0,         # its scale s, eq. guid-cg-eps
+    null_label:int=None,                # the net's "no label" index K; eps_model.num_classes when None
 ):
     "DDIM on a sub-sequence of S steps, eqs. ddim-step-dist and ddim-sigma; returns x_0 (and the trajectory)."
     if not eta >= 0: raise ValueError(f'eta must be >= 0, got {eta}')
@@ -94,6 +106,7 @@ def ddim_sample(
     ddim_step(schedule.to('cpu'), probe, probe, seq, nexts, eta=eta, noise=probe)   # every step's checks at once, on the host
     device = device if device is not None else (generator.device if generator is not None else 'cpu')
     sched = schedule.to(device)
+    eps_model = guided_eps_model(eps_model, schedule, shape[0], y, guidance, classifier, classifier_scale, null_label, device)
     x = _start(schedule, shape, generator, device, dtype, x_T)
     traj = [x] if return_trajectory else None
     for i, j in tqdm(list(zip(seq.tolist(), nexts.tolist())), disable=not progress, desc='DDIM', leave=False):
