@@ -7,13 +7,14 @@ __all__ = []
 # %% ../nbs/00_index.ipynb #20daa2f3
 from functools import cached_property as _cached_property
 
-from . import forward_process, posterior, elbo, ddpm, ddim, sampling, unet, data, checkpoint, training, evaluation, cli
+from . import forward_process, posterior, elbo, ddpm, ddim, sampling, guidance, unet, data, checkpoint, training, evaluation, cli
 from .forward_process import *
 from .posterior import *
 from .elbo import *
 from .ddpm import *
 from .ddim import *
 from .sampling import *
+from .guidance import *
 from .unet import *
 from .data import *
 from .checkpoint import *
@@ -21,7 +22,7 @@ from .training import *
 from .evaluation import *
 
 # The library's modules, in the order of the book. The command line (ddpm_lit.cli.main) is not part of the API.
-_MODULES = (forward_process, posterior, elbo, ddpm, ddim, sampling, unet, data, checkpoint, training, evaluation)
+_MODULES = (forward_process, posterior, elbo, ddpm, ddim, sampling, guidance, unet, data, checkpoint, training, evaluation)
 
 def _attached(obj) -> bool:
     "A method or schedule array that a chapter attaches to a class: reached through the class, not as a name of its own."

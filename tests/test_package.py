@@ -35,6 +35,8 @@ PUBLIC = {
     'predict_eps_from_x0', 'normal_kl', 'discretized_gaussian_log_likelihood', 'mean_flat', 'prior_bpd', 'vb_term_bpd',
     'VAR_TYPES', 'reverse_variance', 'p_mean_variance', 'ddpm_step', 'vlb_weight', 'ddpm_loss', 'score_from_eps',
     'SPACINGS', 'ddim_timesteps', 'ddim_step', 'respace', 'ddpm_sample', 'ddim_sample', 'slerp',
+    # guidance
+    'classifier_grad', 'ClassifierGuidance', 'ClassifierFreeGuidance', 'check_labels', 'guided_eps_model', 'GaussianMixture',
     # the U-Net and the data
     'PRESETS', 'timestep_embedding', 'group_norm', 'zero_init', 'ResBlock', 'AttnBlock', 'Downsample', 'Upsample', 'UNet',
     'IMAGE_SUFFIXES', 'BUILTIN', 'HOW_TO_GET', 'DataError', 'load_digits_mnist', 'load_digits_8x8', 'read_idx_images',
