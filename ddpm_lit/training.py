@@ -8,7 +8,7 @@ __all__ = ['DEVICES', 'PRECISIONS', 'SCHEDULES', 'FLIPS', 'SWITCHES', 'COMPILE_M
            'Trainer', 'train', 'CHECKPOINT_FORMAT', 'CheckpointError', 'DiskFullError', 'atomic_write',
            'save_checkpoint', 'load_checkpoint', 'model_from_checkpoint', 'load_model']
 
-# %% ../nbs/09_training.ipynb #f9de169f
+# %% ../nbs/09_training.ipynb #5bc7cba0
 import contextlib
 import csv
 import dataclasses
@@ -36,7 +36,7 @@ from .forward_process import NoiseSchedule
 from .ddpm import ddpm_loss
 from .sampling import ddim_sample
 from .unet import UNet, PRESETS
-from .data import load_images, load_labels, prepare, to_model_range, to_uint8, BUILTIN
+from .data import load_images, load_labels, class_names, prepare, to_model_range, to_uint8, BUILTIN, DataError
 from .checkpoint import (CHECKPOINT_FORMAT, CheckpointError, DiskFullError, atomic_write, save_checkpoint,
                                  load_checkpoint, model_from_checkpoint, load_model, schedule_from_config,
                                  remove_stale_temporaries, pid_alive)
@@ -44,7 +44,7 @@ from .checkpoint import (CHECKPOINT_FORMAT, CheckpointError, DiskFullError, atom
 _all_ = ['CHECKPOINT_FORMAT', 'CheckpointError', 'DiskFullError', 'atomic_write', 'save_checkpoint', 'load_checkpoint',
          'model_from_checkpoint', 'load_model']       # the checkpoint module's names, also importable from here
 
-# %% ../nbs/09_training.ipynb #37880f27
+# %% ../nbs/09_training.ipynb #e0566156
 DEVICES = ('auto', 'cpu', 'cuda')
 PRECISIONS = ('auto', 'fp32', 'bf16')
 SCHEDULES = ('linear', 'cosine')
@@ -92,7 +92,7 @@ class ConfigError(ValueError):
 class NonFiniteLossError(RuntimeError):
     "The loss or the gradient became NaN or infinite."
 
-# %% ../nbs/09_training.ipynb #2ce4fecf
+# %% ../nbs/09_training.ipynb #8259dd49
 def _field_comments(cls) -> dict:
     "The comment at the end of each field's line in the source of the dataclass `cls` (nbdev's docments style)."
     out, name = {}, None
@@ -108,7 +108,7 @@ def config_help() -> dict:
     comments = _field_comments(training.TrainConfig)
     return {f.name: (comments.get(f.name, ''), CHOICES.get(f.name)) for f in dataclasses.fields(TrainConfig)}
 
-# %% ../nbs/09_training.ipynb #1ae58743
+# %% ../nbs/09_training.ipynb #97778c39
 def _need(ok:bool, name:str, value, allowed:str):
     if not ok: raise ConfigError(f'{name} must be {allowed}, got {value!r}')
 
@@ -138,7 +138,7 @@ def make_schedule(cfg:TrainConfig) -> NoiseSchedule:
     "The noise schedule of a run's settings."
     return schedule_from_config(dataclasses.asdict(cfg))
 
-# %% ../nbs/09_training.ipynb #ecb93843
+# %% ../nbs/09_training.ipynb #b169edac
 def ema_warmup_multi_avg_fn(decay:float):
     "AveragedModel's `multi_avg_fn` for an average whose decay after n updates is min(decay, (1 + n) / (10 + n)), eq. train-ema-warmup."
     @torch.no_grad()
@@ -153,7 +153,7 @@ def make_ema(net:torch.nn.Module, decay:float, warmup:bool=False) -> AveragedMod
     fn = ema_warmup_multi_avg_fn(decay) if warmup else get_ema_multi_avg_fn(decay)
     return AveragedModel(net, multi_avg_fn=fn, use_buffers=True)
 
-# %% ../nbs/09_training.ipynb #d1f790a6
+# %% ../nbs/09_training.ipynb #b0788748
 @dataclasses.dataclass
 class TrainState:
     "Everything one optimiser step reads and changes."
@@ -186,7 +186,7 @@ def train_step(s:TrainState, x:torch.Tensor, y:torch.Tensor=None):
     s.opt.step(); s.lr_schedule.step(); s.ema.update_parameters(s.net)
     return loss.detach(), grad_norm
 
-# %% ../nbs/09_training.ipynb #63260165
+# %% ../nbs/09_training.ipynb #298006b8
 def _setup_distributed(device_pref:str):
     "(rank, world size, local rank): the process group's when the caller (or torchrun's environment) made one."
     world = int(os.environ.get('WORLD_SIZE', '1'))
@@ -213,7 +213,7 @@ def data_id(source:str) -> str:
     "A data source as recorded in a checkpoint: a built-in name, or the absolute path."
     return source if source in BUILTIN else str(Path(source).expanduser().resolve())
 
-# %% ../nbs/09_training.ipynb #0a1ebeaf
+# %% ../nbs/09_training.ipynb #360db5db
 def acquire_lock(path) -> None:
     "Create the lock file `path` holding 'PID HOST'; a lock of a live process is refused, one left by a dead process on this host is taken over."
     path, host = Path(path), socket.gethostname()
@@ -257,7 +257,7 @@ def output_folder(out:Path):
             with contextlib.suppress(OSError):
                 if not any(p.iterdir()): p.rmdir()
 
-# %% ../nbs/09_training.ipynb #024396c7
+# %% ../nbs/09_training.ipynb #bfd2b422
 FIXED_ON_RESUME = ('data', 'preset', 'batch_size', 'T', 'schedule', 'seed', 'flip', 'conditional', 'cond_drop')
 
 def resume_conflicts(saved:dict, cfg:TrainConfig) -> list:
@@ -284,7 +284,7 @@ def set_lr(opt:torch.optim.Optimizer, lr_schedule:torch.optim.lr_scheduler.Linea
     for g in opt.param_groups: g['initial_lr'], g['lr'] = lr, lr * _warmup_factor(lr_schedule.last_epoch, warmup)
     lr_schedule._last_lr = [g['lr'] for g in opt.param_groups]
 
-# %% ../nbs/09_training.ipynb #1e78be6a
+# %% ../nbs/09_training.ipynb #25e975fb
 class _TrainerSetup:
     "The trainer's first part: settings, device, data."
     def __init__(self, cfg:TrainConfig, model:torch.nn.Module=None):
@@ -308,6 +308,8 @@ class _TrainerSetup:
             self.labels = load_labels(cfg.data)
             if self.labels is None: raise ConfigError(f'conditional training needs labelled data; {cfg.data} has no labels')
             self.class_names = list(class_names(cfg.data))
+            if len(self.labels) != len(self.images):
+                raise DataError(f'{cfg.data} has {len(self.labels)} labels for {len(self.images)} images')
         if len(self.images) < self.per_rank:
             raise ConfigError(f'the data has {len(self.images)} images, fewer than one batch of {self.per_rank}')
         self.flip = _flip_default(cfg)
@@ -325,7 +327,7 @@ class _TrainerSetup:
             raise ConfigError(f'{self.ckpt_path} was trained with {name} = {old!r}, not {new!r}; a resumed run keeps what it '
                               'trains (data, preset, batch_size, T, schedule, seed, flip, conditional); use a new output folder to start afresh')
 
-# %% ../nbs/09_training.ipynb #fcf19329
+# %% ../nbs/09_training.ipynb #7355de57
 class _TrainerBuild(_TrainerSetup):
     "The second part: the network, its average, the optimiser, and resuming."
     def build(self) -> None:
@@ -363,7 +365,7 @@ class _TrainerBuild(_TrainerSetup):
         old = saved['config']
         if (old.get('lr'), old.get('warmup')) != (cfg.lr, cfg.warmup): set_lr(s.opt, s.lr_schedule, cfg.lr, cfg.warmup)
 
-# %% ../nbs/09_training.ipynb #dc050bf7
+# %% ../nbs/09_training.ipynb #455567c7
 class _TrainerData(_TrainerBuild):
     "The third part: batches gathered on the device."
     def batches(self):
@@ -385,7 +387,7 @@ class _TrainerData(_TrainerBuild):
         if self.flip: x = torch.where(torch.rand(x.shape[0], 1, 1, 1, device=x.device) < 0.5, x.flip(-1), x)
         return x.contiguous(memory_format=torch.channels_last) if x.device.type == 'cuda' else x
 
-# %% ../nbs/09_training.ipynb #00720ff2
+# %% ../nbs/09_training.ipynb #84e64d03
 class _TrainerLog(_TrainerData):
     "The fourth part: reading the losses back, stopping on NaN, logging."
     def read_back(self) -> None:
@@ -419,7 +421,7 @@ class _TrainerLog(_TrainerData):
             elif self.cfg.progress: print(f'train: step {self.step}/{self.cfg.steps} loss {self.last_loss:.4f} lr {lr:.3g} {ips:.1f} images/s', file=sys.stderr, flush=True)
         self.losses, self.images_since, self.t_last, self.paused = [], 0, now, 0.0
 
-# %% ../nbs/09_training.ipynb #32f7f9a5
+# %% ../nbs/09_training.ipynb #e6833e6a
 def image_grid(images:torch.Tensor, nrow:int=8, border:int=2, fill:int=0) -> torch.Tensor:
     "Images in [-1, 1] ([N, C, H, W]) as one uint8 grid [H', W'] (one channel) or [H', W', C], min(nrow, N) per row."
     x = to_uint8(images.cpu())
@@ -438,7 +440,7 @@ def save_grid(images:torch.Tensor, path, nrow:int=8) -> None:
     from PIL import Image
     Image.fromarray(image_grid(images, nrow).numpy()).save(path)
 
-# %% ../nbs/09_training.ipynb #727fd2b4
+# %% ../nbs/09_training.ipynb #70072fa3
 def _state_dict(module) -> dict:
     "A model's state dict without the prefixes that DDP and torch.compile add."
     m = module.module if isinstance(module, DistributedDataParallel) else module
@@ -472,7 +474,7 @@ class _TrainerSave(_TrainerLog):
         dt = time.perf_counter() - t0
         self.paused += dt; self.sample_seconds += dt
 
-# %% ../nbs/09_training.ipynb #3949fd5b
+# %% ../nbs/09_training.ipynb #4e3d34fb
 class _TrainerLoop(_TrainerSave):
     "The sixth part: the step function and the loop."
     def compile_step(self):
@@ -509,7 +511,7 @@ class _TrainerLoop(_TrainerSave):
             if cfg.sample_every and due(cfg.sample_every): self.sample_grid()
         self.read_back()
 
-# %% ../nbs/09_training.ipynb #151fe85c
+# %% ../nbs/09_training.ipynb #2e7fbd0c
 def _interrupt(signum, frame): raise KeyboardInterrupt
 
 def _main_thread() -> bool:
