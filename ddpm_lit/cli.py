@@ -259,6 +259,7 @@ def _train(a) -> int:
         out = Path(cfg.out)
         speed = f", {s['images_per_s']:.0f} images/s" if s['steps_this_run'] else ''
         mem = f", peak memory {s['peak_memory_gb']:.2f} GiB" if s['peak_memory_gb'] is not None else ''
+        if s.get('compiled') and s.get('compile_seconds') is not None: mem += f", compiled in {s['compile_seconds']:.0f} s"
         grids = out / 'samples'
         print(f"step {s['step']} of {cfg.steps} ({s['steps_this_run']} this run{speed}{mem}; {s['device']}, {s['precision']}, "
               f"{s['world_size']} process{'es' if s['world_size'] > 1 else ''}); checkpoint in {out / 'checkpoint.pt'}, "

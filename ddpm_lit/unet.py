@@ -104,6 +104,7 @@ class UNet(nn.Module):
         self.config = dict(in_channels=in_channels, base_channels=base_channels, ch_mult=tuple(ch_mult),
                            num_res_blocks=num_res_blocks, attn_resolutions=tuple(attn_resolutions), dropout=dropout,
                            image_size=image_size, num_heads=num_heads, scale_shift=scale_shift)
+        self.num_classes = num_classes                       # the 'no label' class is this index
         if num_classes is not None:                          # recorded only when set, so unconditional configs stay as they were
             if not isinstance(num_classes, int) or num_classes < 1: raise ValueError(f'num_classes must be a whole number >= 1, got {num_classes!r}')
             self.config['num_classes'] = num_classes
