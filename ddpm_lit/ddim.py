@@ -8,7 +8,7 @@ import math
 
 import torch
 
-from .forward_process import NoiseSchedule, extract, check_timesteps, _host_readable
+from .forward_process import NoiseSchedule, extract, check_timesteps, _host_readable, check_same_shape
 from .posterior import *
 
 # %% ../nbs/05_ddim.ipynb #cf6bb229
@@ -53,8 +53,7 @@ def ddim_step(
     clip_x0:bool=False,         # clip the predicted x_0 to [-1, 1] (and recompute eps from it)
 ) -> torch.Tensor:
     "One step x_t -> x_{t_prev} of the DDIM family, eqs. ddim-step-dist and ddim-sigma."
-    if eps.shape != x_t.shape:
-        raise ValueError(f'eps has shape {tuple(eps.shape)} but x_t has shape {tuple(x_t.shape)}; they must match')
+    check_same_shape(eps, x_t, 'eps', 'x_t')
     if not eta >= 0: raise ValueError(f'eta must be >= 0, got {eta}')
     check_timesteps(t, schedule.T, x_t)
     check_timesteps(t_prev + 1, schedule.T + 1, x_t)
@@ -74,6 +73,6 @@ def ddim_step(
     x_prev = abar_prev.sqrt() * x0_pred + dir_var.clamp(min=0).sqrt() * eps
     if eta > 0:
         if noise is None: noise = torch.randn_like(x_t)
-        elif noise.shape != x_t.shape: raise ValueError(f'noise has shape {tuple(noise.shape)} but x_t has shape {tuple(x_t.shape)}')
+        check_same_shape(noise, x_t, 'noise', 'x_t')
         x_prev = x_prev + sigma * noise
     return x_prev

@@ -7,7 +7,7 @@ __all__ = ['VAR_TYPES', 'eps_mean_coef', 'sqrt_alphas', 'reverse_variance', 'p_m
 # %% ../nbs/04_eps_parameterisation.ipynb #d10d595c
 import torch
 
-from .forward_process import NoiseSchedule, extract, check_timesteps
+from .forward_process import NoiseSchedule, extract, check_timesteps, check_same_shape
 from .posterior import *
 
 # %% ../nbs/04_eps_parameterisation.ipynb #79368578
@@ -24,8 +24,7 @@ def sqrt_alphas(self:NoiseSchedule):
     return self.alphas.sqrt()
 
 def _check_eps(eps, x_t):
-    if eps.shape != x_t.shape:
-        raise ValueError(f'eps has shape {tuple(eps.shape)} but x_t has shape {tuple(x_t.shape)}; they must match')
+    check_same_shape(eps, x_t, 'eps', 'x_t')
 
 def reverse_variance(schedule:NoiseSchedule, var_type:str='small'):
     "sigma_t^2 and its log per step: beta-tilde_t ('small', eq. post-var) or beta_t ('large')."

@@ -9,7 +9,7 @@ import functools
 
 import torch
 
-from .forward_process import NoiseSchedule, extract
+from .forward_process import NoiseSchedule, extract, check_same_shape
 
 # %% ../nbs/02_posterior.ipynb #3d1a8880
 def schedule_array(f):
@@ -48,8 +48,7 @@ def q_posterior_mean_variance(
     t:torch.Tensor,    # LongTensor [B] of step indices in [0, T)
 ):
     "Mean, variance and clipped log variance of q(x_{t-1} | x_t, x_0), eqs. post-mean and post-var."
-    if x0.shape != x_t.shape:
-        raise ValueError(f'x0 has shape {tuple(x0.shape)} but x_t has shape {tuple(x_t.shape)}; they must match')
+    check_same_shape(x0, x_t, 'x0', 'x_t')
     mean = extract(self.posterior_mean_coef1, t, x_t) * x0 + extract(self.posterior_mean_coef2, t, x_t) * x_t
     variance = extract(self.posterior_variance, t, x_t).expand_as(x_t)
     log_variance = extract(self.posterior_log_variance_clipped, t, x_t).expand_as(x_t)
@@ -64,8 +63,7 @@ def predict_x0_from_eps(
     eps:torch.Tensor,  # the noise (or a prediction of it), shaped like x_t
 ) -> torch.Tensor:
     "x_0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t), eq. post-x0-from-eps."
-    if eps.shape != x_t.shape:
-        raise ValueError(f'eps has shape {tuple(eps.shape)} but x_t has shape {tuple(x_t.shape)}; they must match')
+    check_same_shape(eps, x_t, 'eps', 'x_t')
     return (x_t - extract(schedule.sqrt_one_minus_alphas_cumprod, t, x_t) * eps) / extract(schedule.sqrt_alphas_cumprod, t, x_t)
 
 def predict_eps_from_x0(
@@ -75,6 +73,5 @@ def predict_eps_from_x0(
     x0:torch.Tensor,   # clean data (or a prediction of it), shaped like x_t
 ) -> torch.Tensor:
     "eps = (x_t - sqrt(abar_t) x_0) / sqrt(1 - abar_t), eq. post-x0-from-eps solved for eps."
-    if x0.shape != x_t.shape:
-        raise ValueError(f'x0 has shape {tuple(x0.shape)} but x_t has shape {tuple(x_t.shape)}; they must match')
+    check_same_shape(x0, x_t, 'x0', 'x_t')
     return (x_t - extract(schedule.sqrt_alphas_cumprod, t, x_t) * x0) / extract(schedule.sqrt_one_minus_alphas_cumprod, t, x_t)

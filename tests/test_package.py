@@ -31,7 +31,7 @@ def test_readme_example_runs():
 
 PUBLIC = {
     # forward process, posterior, bound, DDPM, DDIM, samplers
-    'NoiseSchedule', 'extract', 'check_timesteps', 'schedule_array', 'q_posterior_mean_variance', 'predict_x0_from_eps',
+    'NoiseSchedule', 'extract', 'check_timesteps', 'check_same_shape', 'schedule_array', 'q_posterior_mean_variance', 'predict_x0_from_eps',
     'predict_eps_from_x0', 'normal_kl', 'discretized_gaussian_log_likelihood', 'mean_flat', 'prior_bpd', 'vb_term_bpd',
     'VAR_TYPES', 'reverse_variance', 'p_mean_variance', 'ddpm_step', 'vlb_weight', 'ddpm_loss', 'score_from_eps',
     'SPACINGS', 'ddim_timesteps', 'ddim_step', 'respace', 'ddpm_sample', 'ddim_sample', 'slerp',
