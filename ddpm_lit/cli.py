@@ -38,21 +38,24 @@ def _field_type(hint):
     if typing.get_origin(hint) is typing.Literal: return type(args[0]), tuple(args)
     return (args[0] if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1 else hint), None
 
-def add_config_options(parser:argparse.ArgumentParser) -> None:
-    "One option per field of `TrainConfig`: name, type and default from the field, help and choices from `config_help`."
-    hints, helps = typing.get_type_hints(TrainConfig), config_help()
-    for f in dataclasses.fields(TrainConfig):
+def add_config_options(parser:argparse.ArgumentParser, cls=TrainConfig) -> None:
+    "One option per field of the dataclass `cls` (a `TrainConfig`): name, type and default from the field; help and choices from its metadata, else from `config_help`."
+    hints, helps = typing.get_type_hints(cls), config_help()
+    for f in dataclasses.fields(cls):
         kind, values = _field_type(hints[f.name])
-        help_, choices = helps[f.name]
+        help_, choices = helps.get(f.name, ('', None))
+        help_, choices = f.metadata.get('help') or help_, f.metadata.get('choices') or choices or values
         kw = dict(dest=f.name, default=f.default, help=help_ or f.name.replace('_', ' '))
         if kind is bool: kw['action'] = argparse.BooleanOptionalAction
-        else: kw.update(type=kind, choices=choices or values)
+        else: kw.update(type=kind, choices=choices)
         parser.add_argument(*_FLAGS.get(f.name, ('--' + f.name.replace('_', '-'),)), **kw)
-    parser.add_argument('--no-compile', dest='compile', action='store_const', const='no', help='the same as --compile no')
+    compile_default = next(f.default for f in dataclasses.fields(cls) if f.name == 'compile')
+    parser.add_argument('--no-compile', dest='compile', action='store_const', const='no', default=compile_default,
+                        help='the same as --compile no')
 
-def config_from_args(a:argparse.Namespace) -> TrainConfig:
-    "The `TrainConfig` of parsed options."
-    return TrainConfig(**{f.name: getattr(a, f.name) for f in dataclasses.fields(TrainConfig)})
+def config_from_args(a:argparse.Namespace, cls=TrainConfig):
+    "The dataclass `cls` (a `TrainConfig`) filled from parsed options."
+    return cls(**{f.name: getattr(a, f.name) for f in dataclasses.fields(cls)})
 
 # %% ../nbs/10_cli.ipynb #8a8cc4fe
 class _Parser(argparse.ArgumentParser):
