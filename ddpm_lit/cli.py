@@ -6,12 +6,8 @@ __all__ = ['add_config_options', 'config_from_args', 'main']
 # %% ../nbs/10_cli.ipynb #8d9baf1e
 import argparse
 import dataclasses
-import inspect
 import io
-import math
 import sys
-import textwrap
-import tokenize
 import types
 import typing
 from pathlib import Path
@@ -20,10 +16,9 @@ import torch
 
 from . import __version__
 from .data import DataError, BUILTIN, IMAGE_SUFFIXES, load_images, prepare
-from .training import (TrainConfig, ConfigError, NonFiniteLossError, train, make_schedule, image_grid, _device,
+from .training import (TrainConfig, ConfigError, NonFiniteLossError, train, image_grid, _device,
                                COMPILE_MODES, DEVICES, PRECISIONS, config_help)
 from .checkpoint import CHECKPOINT_FORMAT, CheckpointError, atomic_write, load_model
-from .unet import UNet, PRESETS
 from .ddpm import VAR_TYPES
 from .evaluation import (FeatureError, FEATURE_KINDS, SAMPLERS, check_sampler, sample_images,
                                  evaluate_model, feature_extractor, feature_statistics, save_fid_stats, load_fid_stats,

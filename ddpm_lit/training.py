@@ -22,7 +22,6 @@ import socket
 import sys
 import time
 import tokenize
-import warnings
 from pathlib import Path
 
 import torch
