@@ -7,6 +7,7 @@ __all__ = ['add_config_options', 'config_from_args', 'main']
 import argparse
 import dataclasses
 import io
+import math
 import sys
 import types
 import typing
@@ -15,7 +16,7 @@ from pathlib import Path
 import torch
 
 from . import __version__
-from .data import DataError, BUILTIN, IMAGE_SUFFIXES, load_images, prepare
+from .data import DataError, BUILTIN, IMAGE_SUFFIXES, load_images, load_labels, prepare
 from .training import (TrainConfig, ConfigError, NonFiniteLossError, train, image_grid, _device,
                                COMPILE_MODES, DEVICES, PRECISIONS, config_help)
 from .checkpoint import CHECKPOINT_FORMAT, CheckpointError, atomic_write, load_model
@@ -93,7 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     t = _command(sub, 'train', 'train a U-Net with Algorithm 1 (resumes from OUT/checkpoint.pt)')
     add_config_options(t)
     s = _command(sub, 'sample', 'draw samples from a checkpoint and write them as an image grid')
-    s.add_argument('--n', type=int, default=64, help='number of samples')
+    s.add_argument('--n', type=int, default=None, help='number of samples (None: 64; for a conditional model without --label, 8 of each class)')
+    s.add_argument('--label', type=int, default=None, help='the class to draw, for a conditional model (None: a grid with one row per class)')
+    s.add_argument('--guidance', type=float, default=None, help='classifier-free guidance scale w >= 0 for a conditional model: (1 + w) eps(x, y) - w eps(x) (None: 0)')
     s.add_argument('--out', required=True, help=f"the image to write ({', '.join(IMAGE_SUFFIXES)})")
     s.add_argument('--save-tensors', action='store_true', help='also write the samples as a tensor, OUT with the suffix .pt')
     s.add_argument('--overwrite', action='store_true', help='replace outputs that exist (never a checkpoint)')
@@ -104,6 +107,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument('--n', type=int, default=None, help='samples for FID (None: 50,000 with Inception, else as many as the held-out images)')
     e.add_argument('--bpd-n', type=int, default=64, help='held-out images for the bound')
     e.add_argument('--data', default=None, help='the training data, where it is now (None: the path the checkpoint records)')
+    e.add_argument('--guidance', type=float, nargs='+', default=None, metavar='W',
+                   help='for a conditional model, the guidance scales to measure FID and class accuracy at, one line each (None: 0)')
     e.add_argument('--ref-stats', default=None, help='FID reference statistics (.npz with mu and sigma, as from fid-stats, pytorch-fid or edm) instead of the reference part of the data')
     _feature_options(e)
     _sampling_options(e)
@@ -136,11 +141,11 @@ def _check_target(path, overwrite:bool, suffixes, reads=()) -> Path:
         if not overwrite: raise ConfigError(f'{path} exists; choose another name, or give --overwrite to replace it')
     return path
 
-def _write_image(images:torch.Tensor, path:Path) -> None:
-    "A grid of images in [-1, 1], written atomically in the format its suffix names."
+def _write_image(images:torch.Tensor, path:Path, nrow:int=8) -> None:
+    "A grid of images in [-1, 1], nrow to a row, written atomically in the format its suffix names."
     from PIL import Image
     Image.init()
-    grid = Image.fromarray(image_grid(images).numpy())
+    grid = Image.fromarray(image_grid(images, nrow).numpy())
     atomic_write(path, lambda f: grid.save(f, format=Image.registered_extensions()[path.suffix.lower()]))
 
 # %% ../nbs/10_cli.ipynb #893dbf2a
@@ -167,17 +172,44 @@ def _describe(a, steps:int) -> str:
 
 def _weights(a) -> str: return 'raw' if a.raw_weights else 'EMA'
 
+def _check_guidance(scales) -> None:
+    for w in scales:
+        if not (math.isfinite(w) and w >= 0): raise ConfigError(f'--guidance must be a finite number >= 0, got {w:g}')
+
+def _classes(a, ckpt:dict, label:int=None):
+    "The class names of a conditional checkpoint (None for an unconditional one), refusing --label and --guidance where they cannot apply."
+    k = (ckpt['config'].get('model') or {}).get('num_classes')
+    asked = [o for o, v in (('--label', label), ('--guidance', a.guidance)) if v is not None]
+    if k is None:
+        if asked: raise ConfigError(f"{a.ckpt} holds an unconditional model (trained without --conditional); {' and '.join(asked)} {'need' if len(asked) > 1 else 'needs'} a conditional one")
+        return None
+    names = ckpt['config'].get('class_names') or [str(i) for i in range(k)]
+    if label is not None and not 0 <= label < k:
+        raise ConfigError(f'--label must be one of the {k} classes of this model, 0 to {k - 1}, got {label}')
+    return names
+
 def _sample(a) -> int:
     out = _check_target(a.out, a.overwrite, IMAGE_SUFFIXES, reads=[a.ckpt])
     tensors = _check_target(out.with_suffix('.pt'), a.overwrite, ('.pt',), reads=[a.ckpt]) if a.save_tensors else None
     _check_sampling(a, 10**9)                              # the settings that do not depend on the model, before loading it
+    _check_guidance([a.guidance] if a.guidance is not None else [])
     ckpt, cfg, schedule, device, net = _load(a)
     steps = _check_sampling(a, schedule.T)
-    images = sample_images(net, schedule, a.n, sampler=a.sampler, steps=steps, eta=a.eta, var=a.var, batch_size=a.batch_size,
-                           seed=a.seed, device=device, precision=a.precision)
-    _write_image(images, out)
+    names, w = _classes(a, ckpt, a.label), a.guidance or 0.0
+    n, y, nrow, what = a.n or 64, None, 8, ''
+    if names is not None and a.label is not None:
+        named = f' ({names[a.label]})' if names[a.label] != str(a.label) else ''
+        y, what = a.label, f", class {a.label}{named}, guidance w = {w:g}"
+    elif names is not None:                                # one row per class
+        nrow = (a.n or 8 * len(names)) // len(names)
+        if nrow < 1: raise ConfigError(f'--n {a.n} is fewer than the {len(names)} classes of one row each; give --label for one class')
+        n, y = nrow * len(names), torch.arange(len(names)).repeat_interleave(nrow)
+        what = f", {nrow} of each of the {len(names)} classes, one row each, guidance w = {w:g}"
+    images = sample_images(net, schedule, n, sampler=a.sampler, steps=steps, eta=a.eta, var=a.var, batch_size=a.batch_size,
+                           seed=a.seed, device=device, precision=a.precision, y=y, guidance=w)
+    _write_image(images, out, nrow)
     if tensors: atomic_write(tensors, lambda f: torch.save(images, f))
-    print(f"wrote {a.n} samples ({_describe(a, steps)}, step {ckpt['step']} {_weights(a)} weights) to {out}"
+    print(f"wrote {n} samples ({_describe(a, steps)}{what}, step {ckpt['step']} {_weights(a)} weights) to {out}"
           + (f' and {tensors}' if tensors else ''))
     return 0
 
@@ -189,10 +221,17 @@ def _data_path(a, cfg:TrainConfig) -> str:
         raise ConfigError(f'the training data {data} {where} does not exist' + ('' if a.data else '; point --data at it'))
     return data
 
-def _print_fid(a, r:dict, steps:int, stats_note:str) -> None:
+def _print_fid(a, r:dict, steps:int, stats_note:str, scales:dict=None, names=None) -> None:
+    "The FID line and its floor; for a conditional model, the settings once, then one line per guidance scale (`scales`, w: result)."
     fewer = (f"; fewer than the {r['fid_standard_samples']:,} samples of published FIDs, so not comparable with them"
              if r['fid_standard_samples'] and r['fid_samples'] < r['fid_standard_samples'] else '')
-    print(f"FID {r['fid']:.2f}: {r['fid_samples']} samples ({_describe(a, steps)}, seed {a.seed}) against {stats_note}, {r['features']} features{fewer}")
+    setting = f"{r['fid_samples']} samples ({_describe(a, steps)}, seed {a.seed})"
+    if scales is None: print(f"FID {r['fid']:.2f}: {setting} against {stats_note}, {r['features']} features{fewer}")
+    else: print(f"FID of {setting} for each guidance scale, labelled as the held-out images, against {stats_note}, {r['features']} features{fewer}")
+    for w, s in (scales or {}).items():
+        acc = (f"class accuracy {s['accuracy']:.1%} (" + ', '.join(f"{names[k]} {v:.0%}" for k, v in s['class_accuracy'].items()) + ')'
+               if 'accuracy' in s else 'class accuracy: no classifier for these data')
+        print(f"guidance w = {w:g}: FID {s['fid']:.2f}, {acc}")
     if r['fid_floor'] is not None:
         print(f"FID floor {r['fid_floor']:.2f}: {r['fid_samples']} held-out real images against the same reference")
     elif a.ref_stats and not stats_note.startswith('the reference part'):
@@ -200,9 +239,10 @@ def _print_fid(a, r:dict, steps:int, stats_note:str) -> None:
     else:
         print(f"FID floor: not measured, since only {r['heldout_images']} held-out images exist for {r['fid_samples']} samples")
 
-def _print_bpd(a, r:dict, T:int) -> None:
+def _print_bpd(a, r:dict, T:int, conditional:bool=False) -> None:
     print(f"NLL bound {r['bpd']:.3f} ± {r['bpd_se']:.3f} bits/dim: {r['bpd_images']} held-out images, all {T} terms, "
-          f"{a.var} variance (prior {r['bpd_prior']:.5f}, KL terms {r['bpd_kl']:.3f}, decoder {r['bpd_decoder']:.3f})")
+          f"{a.var} variance (prior {r['bpd_prior']:.5f}, KL terms {r['bpd_kl']:.3f}, decoder {r['bpd_decoder']:.3f})"
+          + ('; the unconditional branch (no label)' if conditional else ''))
 
 # %% ../nbs/10_cli.ipynb #069d0c41
 def _evaluate(a) -> int:
@@ -211,11 +251,16 @@ def _evaluate(a) -> int:
     if a.bpd_n < 1: raise ConfigError(f'--bpd-n must be at least 1, got {a.bpd_n}')
     if a.ref_stats and not Path(a.ref_stats).is_file(): raise ConfigError(f'no statistics file at {a.ref_stats}')
     _check_sampling(a, 10**9)
+    _check_guidance(a.guidance or [])
     ckpt, cfg, schedule, device, net = _load(a)
     steps = _check_sampling(a, schedule.T)
+    names = _classes(a, ckpt)
     data = _data_path(a, cfg)
-    c = net.config
-    images = prepare(load_images(data), c['image_size'], c['in_channels'])
+    c = ckpt['config']['model']
+    images, labels = prepare(load_images(data), c['image_size'], c['in_channels']), None
+    if names is not None and a.fid:
+        labels = load_labels(data)
+        if labels is None or len(labels) != len(images): raise ConfigError(f'the data {data} has no labels for the samples of a conditional model')
     feats, reference, floor, note = None, None, True, f'the {len(split_indices(len(images))[1])} reference images'
     if a.fid:
         feats = feature_extractor(data, a.features, a.cache, device, a.inception_weights)
@@ -224,13 +269,18 @@ def _evaluate(a) -> int:
             reference, floor = (mu, sigma), record.get('split') == 'reference'
             note = (f"the reference part of the data ({record['n']} images) from {a.ref_stats}" if floor
                     else f"the statistics in {a.ref_stats}" + (f" ({record['n']} images)" if 'n' in record else ''))
-    r = evaluate_model(net, schedule, images, fid=a.fid, bpd=a.bpd, features=feats, reference=reference, floor=floor, n=a.n,
-                       bpd_n=a.bpd_n, sampler=a.sampler, steps=steps, eta=a.eta, var=a.var, batch_size=a.batch_size,
-                       seed=a.seed, device=device, precision=a.precision, cache=a.cache)
+    run = lambda **kw: evaluate_model(net, schedule, images, features=feats, reference=reference, floor=floor, n=a.n,
+                                      bpd_n=a.bpd_n, sampler=a.sampler, steps=steps, eta=a.eta, var=a.var, batch_size=a.batch_size,
+                                      seed=a.seed, device=device, precision=a.precision, cache=a.cache, **kw)
+    scales = None
+    if labels is None: r = run(fid=a.fid, bpd=a.bpd)
+    else:                                                  # one evaluation per scale, all from the same seed, and the bound once
+        scales = {w: run(fid=True, bpd=False, labels=labels, guidance=w) for w in (a.guidance or [0.0])}
+        r = {**next(iter(scales.values())), **(run(fid=False, bpd=True) if a.bpd else {})}
     print(f"checkpoint {a.ckpt}: step {ckpt['step']}, {_weights(a)} weights; data {data} ({r['reference_images']} reference "
           f"and {r['heldout_images']} held-out images); T = {schedule.T}, {cfg.schedule} schedule")
-    if a.fid: _print_fid(a, r, steps, note)
-    if a.bpd: _print_bpd(a, r, schedule.T)
+    if a.fid: _print_fid(a, r, steps, note, scales, names)
+    if a.bpd: _print_bpd(a, r, schedule.T, names is not None)
     return 0
 
 # %% ../nbs/10_cli.ipynb #3203586d

@@ -23,6 +23,7 @@ from .elbo import prior_bpd, vb_term_bpd
 from .ddpm import p_mean_variance, VAR_TYPES
 from .data import load_images, to_model_range, to_uint8
 from .sampling import ddpm_sample, ddim_sample, _model_input
+from .guidance import check_labels
 from .checkpoint import atomic_write
 from .training import PRECISIONS
 
@@ -141,16 +142,26 @@ class DigitsFeatures:
         weights = hashlib.sha256(b''.join(v.cpu().numpy().tobytes() for v in self.net.state_dict().values()))
         self.fingerprint = weights.hexdigest()[:12]          # cached statistics belong to these exact weights
 
-    @torch.no_grad()
-    def __call__(self, images:torch.Tensor, batch_size:int=500) -> torch.Tensor:
+    def _input(self, images:torch.Tensor) -> torch.Tensor:
+        "Images as the classifier reads them: one channel in [-1, 1], the centre cropped to its size."
         x = _as_model_range(images)
         if x.dim() != 4: raise FeatureError(f'images must be [N, C, H, W], got shape {tuple(x.shape)}')
         x = x.mean(dim=1, keepdim=True)
         size, h = self.net.image_size, x.shape[-1]
         if h < size: raise FeatureError(f'images of {h}x{h} are smaller than the {size}x{size} digits the classifier knows')
         lo = (h - size) // 2
-        x = x[..., lo:lo + size, lo:lo + size]
+        return x[..., lo:lo + size, lo:lo + size]
+
+    @torch.no_grad()
+    def __call__(self, images:torch.Tensor, batch_size:int=500) -> torch.Tensor:
+        x = self._input(images)
         return torch.cat([self.net.features(x[i:i + batch_size].to(self.device)).double().cpu() for i in range(0, len(x), batch_size)])
+
+    @torch.no_grad()
+    def classify(self, images:torch.Tensor, batch_size:int=500) -> torch.Tensor:
+        "The digit the classifier reads in each image, a LongTensor [N]."
+        x = self._input(images)
+        return torch.cat([self.net(x[i:i + batch_size].to(self.device)).argmax(1).cpu() for i in range(0, len(x), batch_size)])
 
 # %% ../nbs/12_evaluation.ipynb #db49dcc3
 INCEPTION_WEIGHTS = 'weights-inception-2015-12-05-6726825d.pth'
@@ -306,6 +317,8 @@ def sample_images(
     precision:str='auto',               # 'auto' (bf16 on CUDA, else fp32), 'fp32' or 'bf16'
     shape=None,                         # (C, H, W) of one image, for a network without a config
     progress:bool=False,                # show a progress bar over the batches
+    y=None,                             # class labels for a conditional network: an int, or a LongTensor [n]
+    guidance:float=0.0,                 # classifier-free guidance scale w, eq. guid-cfg (needs y)
 ) -> torch.Tensor:
     "n samples in [-1, 1], float32 on the CPU, drawn in batches from one seeded generator."
     steps = check_sampler(schedule.T, sampler, steps, eta, var)
@@ -313,13 +326,15 @@ def sample_images(
     device = torch.device(device) if device is not None else _module_device(net)
     shape = tuple(shape) if shape is not None else tuple(net.config[k] for k in ('in_channels', 'image_size', 'image_size'))
     dtype = _autocast_dtype(precision, device)
+    if y is not None: y = check_labels(y, n, getattr(net, 'num_classes', None))
     g = torch.Generator(device).manual_seed(seed)
     chunks = []
     for i in tqdm(range(0, n, batch_size), disable=not progress, desc='sample', leave=False):
         b = (min(batch_size, n - i), *shape)
+        labels = dict(y=y[i:i + b[0]].to(device), guidance=guidance) if y is not None else dict(guidance=guidance)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype is not None):
-            if sampler == 'ddpm': x = ddpm_sample(net, schedule, b, generator=g, device=device, steps=steps, var_type=var)
-            else: x = ddim_sample(net, schedule, b, steps=steps, eta=eta, generator=g, device=device)
+            if sampler == 'ddpm': x = ddpm_sample(net, schedule, b, generator=g, device=device, steps=steps, var_type=var, **labels)
+            else: x = ddim_sample(net, schedule, b, steps=steps, eta=eta, generator=g, device=device, **labels)
         chunks.append(x.float().cpu())
     return torch.cat(chunks).clamp(-1, 1)
 
@@ -355,8 +370,10 @@ def evaluate_model(
     sampler:str='ddim', steps:int=None, eta:float=0.0, var:str='small',
     batch_size:int=256, seed:int=0, device=None, precision:str='auto',
     cache=None,                         # folder for the reference statistics (None: the default cache; False: none)
+    labels=None,                        # the data's class labels [N]: a conditional network's samples get those of the held-out images
+    guidance:float=0.0,                 # classifier-free guidance scale w of those samples, eq. guid-cfg
 ) -> dict:
-    "The evaluation protocol: FID of n samples beside its floor, and the bound in bits/dim with its standard error."
+    "The evaluation protocol: FID of n samples beside its floor, the bound in bits/dim with its standard error, the class accuracy of labelled samples."
     if not (fid or bpd): raise ValueError('nothing to evaluate: ask for fid, bpd or both')
     if fid and features is None: raise ValueError('fid needs a feature extractor')
     steps = check_sampler(schedule.T, sampler, steps, eta, var)
@@ -364,15 +381,20 @@ def evaluate_model(
     if fid: n = n or getattr(features, 'standard_samples', None) or len(held_idx)
     if fid and n < 2: raise ValueError(f'n must be at least 2 for a covariance, got {n}')
     if bpd and bpd_n < 1: raise ValueError(f'bpd_n must be at least 1, got {bpd_n}')
+    if labels is not None and len(labels) != len(images): raise ValueError(f'{len(labels)} labels for {len(images)} images')
     device = torch.device(device) if device is not None else _module_device(net)
     out = {'reference_images': len(ref_idx), 'heldout_images': len(held_idx), 'steps': steps}
     if fid:
         ref = reference if reference is not None else feature_statistics(features, images[ref_idx], cache=cache)
+        y = labels[held_idx].repeat(math.ceil(n / len(held_idx)))[:n] if labels is not None else None
         x = sample_images(net, schedule, n, sampler=sampler, steps=steps, eta=eta, var=var, batch_size=batch_size,
-                          seed=seed, device=device, precision=precision)
+                          seed=seed, device=device, precision=precision, y=y, guidance=guidance)
         distance = lambda imgs: frechet_distance(*feature_statistics(features, imgs), *ref)     # fid(), which the argument hides
         out.update(features=features.name, fid=distance(x), fid_samples=n,
                    fid_standard_samples=getattr(features, 'standard_samples', None),
                    fid_floor=distance(images[held_idx[:n]]) if floor and n <= len(held_idx) else None)
+        if y is not None and hasattr(features, 'classify'):    # how often the classifier reads a sample as its label
+            hit = (features.classify(x) == y).double()
+            out.update(accuracy=hit.mean().item(), class_accuracy={k: hit[y == k].mean().item() for k in y.unique().tolist()})
     if bpd: out.update(_bound(net, schedule, images[held_idx[:bpd_n]], var, seed, device))
     return out

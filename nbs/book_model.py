@@ -1,4 +1,4 @@
-"""The model this book trains once on the CPU and samples from in several chapters.
+"""The models this book trains once on the CPU and samples from in several chapters.
 
 The training chapter explains the run; the sampling and evaluation chapters call `book_model()`, which
 trains it first if no chapter has done so yet (training is deterministic on the CPU, so every chapter
@@ -9,7 +9,11 @@ trainer's defaults never change the book's model: a fixed average decay of 0.995
     ddpm-lit train --data digits8x8 --config digits8x8 --steps 1500 --batch-size 128 --lr 1e-3 \
         --warmup 100 --ema-decay 0.995 --ema-warmup no --ckpt-every 500 --sample-every 0 --log-every 50 \
         --device cpu --out _runs/digits8x8
+
+The book's conditional model (`book_cond_model()`, for the chapter on guidance and the command-line chapter) is
+the same run with labels: `--conditional --cond-drop 0.1 --out _runs/digits8x8_cond`.
 """
+import dataclasses
 from pathlib import Path
 
 from ddpm_lit.training import TrainConfig, train
@@ -25,3 +29,11 @@ def book_model():
     "The EMA network of the book's run (trained here if it is not on disk yet), its schedule, and the checkpoint."
     train(BOOK_RUN)
     return load_model(Path(BOOK_RUN.out) / 'checkpoint.pt')
+
+BOOK_COND_RUN = dataclasses.replace(BOOK_RUN, out=str(Path(BOOK_RUN.out).with_name('digits8x8_cond')), conditional=True,
+                                    cond_drop=0.1)              # 0.1 is also the default; pinned, as the rest of the recipe is
+
+def book_cond_model():
+    "The EMA network of the book's conditional run (trained here if it is not on disk yet), its schedule, and the checkpoint."
+    train(BOOK_COND_RUN)
+    return load_model(Path(BOOK_COND_RUN.out) / 'checkpoint.pt')

@@ -16,8 +16,8 @@ from test_cli_outputs import run, one_error_line, tree_hash, TRAIN
 
 
 @pytest.fixture(scope='module')
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp('cache')
+def cache(digits_cache):
+    return digits_cache
 
 
 @pytest.fixture(scope='module')
