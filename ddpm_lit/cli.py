@@ -95,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     add_config_options(t)
     s = _command(sub, 'sample', 'draw samples from a checkpoint and write them as an image grid')
     s.add_argument('--n', type=int, default=None, help='number of samples (None: 64; for a conditional model without --label, 8 of each class)')
-    s.add_argument('--label', type=int, default=None, help='the class to draw, for a conditional model (None: a grid with one row per class)')
+    s.add_argument('--label', type=int, default=None, help="the class to draw, for a conditional model: its index, from 0, in the order of the data's classes (None: a grid with one row per class)")
     s.add_argument('--guidance', type=float, default=None, help='classifier-free guidance scale w >= 0 for a conditional model: (1 + w) eps(x, y) - w eps(x) (None: 0)')
     s.add_argument('--out', required=True, help=f"the image to write ({', '.join(IMAGE_SUFFIXES)})")
     s.add_argument('--save-tensors', action='store_true', help='also write the samples as a tensor, OUT with the suffix .pt')
@@ -252,6 +252,7 @@ def _evaluate(a) -> int:
     if a.ref_stats and not Path(a.ref_stats).is_file(): raise ConfigError(f'no statistics file at {a.ref_stats}')
     _check_sampling(a, 10**9)
     _check_guidance(a.guidance or [])
+    if a.guidance is not None and not a.fid: raise ConfigError('--guidance sets the scales of the FID samples; give --fid as well')
     ckpt, cfg, schedule, device, net = _load(a)
     steps = _check_sampling(a, schedule.T)
     names = _classes(a, ckpt)
@@ -261,6 +262,7 @@ def _evaluate(a) -> int:
     if names is not None and a.fid:
         labels = load_labels(data)
         if labels is None or len(labels) != len(images): raise ConfigError(f'the data {data} has no labels for the samples of a conditional model')
+        if int(labels.max()) >= len(names): raise ConfigError(f'the data {data} has {int(labels.max()) + 1} classes, but this model knows {len(names)}')
     feats, reference, floor, note = None, None, True, f'the {len(split_indices(len(images))[1])} reference images'
     if a.fid:
         feats = feature_extractor(data, a.features, a.cache, device, a.inception_weights)

@@ -99,6 +99,10 @@ BAD = {
                                            '--label and --guidance need a conditional one'),
     'evaluate guidance, unconditional': (('evaluate', '--ckpt', 'plain/checkpoint.pt', '--fid', '--guidance', 1),
                                          '--guidance needs a conditional one'),
+    'evaluate guidance without fid': (('evaluate', '--ckpt', 'cond/checkpoint.pt', '--bpd', '--guidance', 1),
+                                      '--guidance sets the scales of the FID samples; give --fid as well'),
+    'evaluate on data with more classes': (('evaluate', '--ckpt', 'cond/checkpoint.pt', '--fid', '--data', 'twelve'),
+                                           'the data twelve has 12 classes, but this model knows 10'),
     'conditional on unlabelled data': (('train', '--data', 'flat', '--config', 'tiny', '--conditional', '--out', 'new', '--steps', 2,
                                         '--device', 'cpu'), 'conditional training needs labelled data;'),
     'cond-drop of 1': (('train', '--data', 'digits8x8', '--config', 'tiny', '--conditional', '--cond-drop', 1, '--out', 'new',
@@ -108,9 +112,12 @@ BAD = {
 
 @pytest.mark.parametrize('case', BAD)
 def test_bad_input_is_one_line_and_changes_nothing(runs, no_sampling, case):
-    (runs / 'flat').mkdir(exist_ok=True)
-    if not (runs / 'flat' / '0.png').exists():
-        for i in range(10): Image.new('L', (8, 8), 30 * i).save(runs / 'flat' / f'{i}.png')
+    if not (runs / 'flat').exists():                  # images without labels, and images of 12 classes (one subfolder each)
+        (runs / 'flat').mkdir()
+        for i in range(10): Image.new('L', (8, 8), 20 * i).save(runs / 'flat' / f'{i}.png')
+        for k in range(12):
+            (runs / 'twelve' / f'c{k:02d}').mkdir(parents=True)
+            Image.new('L', (8, 8), 20 * k).save(runs / 'twelve' / f'c{k:02d}' / 'a.png')
     args, message = BAD[case]
     before = tree_hash(runs)
     code, out, err = run(*args, cwd=runs)
