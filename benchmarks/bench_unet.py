@@ -6,10 +6,12 @@ built to the same architecture, measured side by side in one run.
     python benchmarks/bench_unet.py --profile bf16-cl     # where the time of one training step goes
 
 Prints Markdown tables. One training step is the library's own `ddpm_lit.training.train_step` (forward, L_simple,
-backward, gradient clipping, Adam step, LR schedule and EMA update), the same function for both networks. Each
-number is the median over individually timed iterations, after warm-up iterations (and compilation). The `trainer`
-rows run ddpm_lit's own `train()` on the embedded digits, so they include gathering the batches on the device and
-the trainer's read-back of the losses every `log_every` steps.
+backward, gradient clipping, Adam step, LR schedule and EMA update), the same function for both networks; in a
+compiled mode it runs on a state that the library's `compile_state` compiled (the network, and the update after
+backward: clipping, Adam and the EMA), as the trainer does. Each number is the median over individually timed
+iterations, after warm-up iterations (and compilation). The `trainer` rows run ddpm_lit's own `train()` on the
+embedded digits, so they include gathering the batches on the device and the trainer's read-back of the losses every
+`log_every` steps. On a GPU, it also counts the host synchronisations inside one step of each configuration.
 """
 import argparse
 import contextlib
@@ -18,13 +20,14 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from ddpm_lit import NoiseSchedule, UNet, ddim_sample, ddpm_sample
-from ddpm_lit.training import COMPILE_MODES, TrainConfig, TrainState, make_ema, train, train_step
+from ddpm_lit.training import COMPILE_MODES, TrainConfig, TrainState, compile_state, make_ema, train, train_step
 
 # name: (label, bf16, channels_last, torch.compile mode or None)
 MODES = {
@@ -73,18 +76,28 @@ def time_steps(step, iters, warmup, device):
 
 
 def make_train_step(make, device, batch, bf16, channels_last, compile_mode):
-    "A closure running the library's `train_step` (one full optimiser step) on a fresh network and a fixed batch."
+    "A closure running the library's `train_step` (one full optimiser step) on a fresh network and a fixed batch; compiled by the library's `compile_state` when a compile mode is given."
     torch.manual_seed(0)
     net = make().to(device)
     if channels_last: net = net.to(memory_format=torch.channels_last)
     ema = make_ema(net, 0.9999)
     opt = torch.optim.Adam(net.parameters(), lr=2e-4, fused=device.type == 'cuda')
     warm = torch.optim.lr_scheduler.LinearLR(opt, start_factor=1 / 5000, total_iters=5000)
-    model = torch.compile(net, mode=compile_mode) if compile_mode else net
-    state = TrainState(net, model, ema, opt, warm, NoiseSchedule.linear().to(device), grad_clip=1.0, bf16=bf16)
+    state = TrainState(net, net, ema, opt, warm, NoiseSchedule.linear().to(device), grad_clip=1.0, bf16=bf16)
+    if compile_mode: compile_state(state, compile_mode)
     x = torch.rand(batch, 3, 32, 32, device=device) * 2 - 1
     if channels_last: x = x.contiguous(memory_format=torch.channels_last)
     return lambda: train_step(state, x)
+
+
+def host_syncs(step):
+    "How many times one call of step() makes the host wait for the GPU, as torch.cuda.set_sync_debug_mode('warn') reports it."
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        torch.cuda.set_sync_debug_mode('warn')
+        try: step()
+        finally: torch.cuda.set_sync_debug_mode('default')
+    return sum('synchroniz' in str(w.message) for w in caught)
 
 
 def gib(mem):
@@ -100,8 +113,9 @@ def train_throughput(configs, device, batch, iters, warmup):
     """Images/s and peak memory (GiB) of full training steps for each (network, mode) in `configs`, timed side by
     side: every round times one step of each configuration, in a rotating order, so that a slow spell of the machine
     falls on all of them alike. Memory is each configuration's own: its weights, gradients, optimiser and average
-    state, plus the largest rise of the allocator during its step. A configuration that runs out of memory gets None."""
-    steps, state, transient, times = {}, {}, {}, {}
+    state, plus the largest rise of the allocator during its step. A configuration that runs out of memory gets None.
+    On a GPU, `syncs` gets the host synchronisations of one (untimed) step of each configuration after its warm-up."""
+    steps, state, transient, times, syncs = {}, {}, {}, {}, {}
     for key in configs:
         (make, mode) = configs[key]
         _, bf16, cl, comp = MODES[mode]
@@ -110,6 +124,7 @@ def train_throughput(configs, device, batch, iters, warmup):
             steps[key] = make_train_step(make, device, batch, bf16, cl, comp)
             for _ in range(warmup + (2 if comp else 0)): steps[key]()
             sync(device)
+            if device.type == 'cuda': syncs[key] = host_syncs(steps[key]); sync(device)
         except torch.cuda.OutOfMemoryError:
             steps.pop(key, None); torch.cuda.empty_cache(); continue
         state[key], transient[key], times[key] = allocated(device) - before, 0, []
@@ -122,7 +137,7 @@ def train_throughput(configs, device, batch, iters, warmup):
             times[key].append(time.perf_counter() - t0)
             if device.type == 'cuda': transient[key] = max(transient[key], torch.cuda.max_memory_allocated(device) - base)
     mem = lambda k: (state[k] + transient[k]) / 2**30 if device.type == 'cuda' else float('nan')
-    return {k: (batch / statistics.median(times[k]), mem(k), times[k]) if k in times else None for k in configs}
+    return {k: (batch / statistics.median(times[k]), mem(k), times[k], syncs.get(k)) if k in times else None for k in configs}
 
 
 def trainer_throughput(device, batch, steps, compile_mode):
@@ -244,7 +259,7 @@ def main():
     if not a.skip_train:
         print('| network | mode | batch | images/s | peak memory (GiB) | MFU |')
         print('|---|---|---|---|---|---|')
-        best, paired = {}, []
+        best, paired, syncs = {}, [], []
         configs = {(mname, mode): (make, mode) for mname, make in makers.items()
                    for mode in (modes if mname == 'ddpm_lit' else dmodes)}
         for b in batches:
@@ -252,7 +267,7 @@ def main():
             for (mname, mode), res in results.items():
                 if res is None:
                     print(f'| {mname} | {MODES[mode][0]} | {b} | out of memory | | |'); continue
-                ips, mem, _ = res
+                ips, mem, _, _ = res
                 best[mname, mode] = max(best.get((mname, mode), (0, 0)), (ips, b))
                 fmt = f'{ips:,.0f}' if ips >= 100 else f'{ips:.2f}'
                 print(f"| {mname} | {MODES[mode][0]} | {b} | {fmt} | {gib(mem)} | "
@@ -263,9 +278,13 @@ def main():
                     r = sorted(d / o for o, d in zip(ours_r[2], theirs_r[2]))
                     paired.append(f'- {MODES[mode][0]}, batch {b}: ddpm_lit is {statistics.median(r):.2f}x diffusers '
                                   f'(median of {len(r)} paired rounds; quartiles {r[len(r) // 4]:.2f} to {r[(3 * len(r)) // 4]:.2f})')
-            if gpu: torch.cuda.empty_cache()
+            if gpu:
+                syncs.append(f'- batch {b}: ' + ', '.join(f'{mname} {MODES[mode][0]}: {res[3]}'
+                                                           for (mname, mode), res in results.items() if res is not None))
+                torch.cuda.empty_cache()
             torch._dynamo.reset()
         if paired: print('\nSame mode, same batch, timed side by side:\n' + '\n'.join(paired))
+        if syncs: print('\nHost synchronisations inside one training step (torch.cuda.set_sync_debug_mode):\n' + '\n'.join(syncs))
         ours = max((v for (m, _), v in best.items() if m == 'ddpm_lit'), default=None)
         if ours:
             print(f'\nBest ddpm_lit: {ours[0]:,.1f} images/s (batch {ours[1]}); against the best batch of each diffusers mode:')

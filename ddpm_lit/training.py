@@ -3,10 +3,11 @@
 # %% auto #0
 __all__ = ['DEVICES', 'PRECISIONS', 'SCHEDULES', 'FLIPS', 'SWITCHES', 'COMPILE_MODES', 'PRESET_NAMES', 'CHOICES',
            'FIXED_ON_RESUME', 'TrainConfig', 'ConfigError', 'NonFiniteLossError', 'config_help', 'check_config',
-           'make_schedule', 'ema_warmup_multi_avg_fn', 'make_ema', 'TrainState', 'drop_labels', 'train_step', 'data_id',
-           'acquire_lock', 'release_lock', 'output_folder', 'resume_conflicts', 'set_lr', 'image_grid', 'save_grid',
-           'Trainer', 'train', 'CHECKPOINT_FORMAT', 'CheckpointError', 'DiskFullError', 'atomic_write',
-           'save_checkpoint', 'load_checkpoint', 'model_from_checkpoint', 'load_model']
+           'make_schedule', 'ema_warmup_multi_avg_fn', 'make_ema', 'TrainState', 'drop_labels', 'train_step',
+           'update_ema', 'update_step', 'compile_state', 'data_id', 'acquire_lock', 'release_lock', 'output_folder',
+           'resume_conflicts', 'set_lr', 'image_grid', 'save_grid', 'Trainer', 'train', 'CHECKPOINT_FORMAT',
+           'CheckpointError', 'DiskFullError', 'atomic_write', 'save_checkpoint', 'load_checkpoint',
+           'model_from_checkpoint', 'load_model']
 
 # %% ../nbs/09_training.ipynb #5bc7cba0
 import contextlib
@@ -15,6 +16,7 @@ import dataclasses
 import functools
 import inspect
 import io
+import logging
 import math
 import os
 import signal
@@ -166,6 +168,7 @@ class TrainState:
     bf16:bool = False                    # compute under bfloat16 autocast
     cond_drop:float = 0.0                # probability of replacing a label by the null class
     num_classes:int = None               # classes of a conditional network; its null label is this number
+    update:object = None                 # what follows backward (clipping, Adam, the average), compiled by `compile_state`; None: eager
 
 def drop_labels(y:torch.Tensor, p:float, null:int) -> torch.Tensor:
     "Labels with each one replaced by the null label `null` with probability p (classifier-free guidance's training)."
@@ -181,9 +184,47 @@ def train_step(s:TrainState, x:torch.Tensor, y:torch.Tensor=None):
         loss = ddpm_loss(model, s.schedule, x, t, noise)
     s.opt.zero_grad(set_to_none=True)
     loss.backward()
+    if s.update is not None:                                            # compiled by compile_state
+        grad_norm = s.update(s); s.lr_schedule.step()
+        return loss.detach(), grad_norm
     grad_norm = torch.nn.utils.clip_grad_norm_(s.net.parameters(), s.grad_clip)
     s.opt.step(); s.lr_schedule.step(); s.ema.update_parameters(s.net)
     return loss.detach(), grad_norm
+
+# %% ../nbs/09_training.ipynb #167c5c61
+def update_ema(ema:AveragedModel, net:torch.nn.Module) -> None:
+    "`ema.update_parameters(net)` for an average made by `make_ema`, with the choice of eq. train-ema-update made on the device of the count: nothing is read back."
+    with torch.no_grad():
+        n = ema.n_averaged
+        pairs = [(e.detach(), p.detach()) for e, p in zip([*ema.module.parameters(), *ema.module.buffers()],
+                                                          [*net.parameters(), *net.buffers()])]
+        groups = {}                                                     # one multi_avg_fn call per device and dtype, as AveragedModel makes
+        for e, p in pairs: groups.setdefault((e.device, e.dtype), []).append((e, p))
+        for g in groups.values(): ema.multi_avg_fn([e for e, _ in g], [p for _, p in g], n)
+        first = n == 0
+        for e, p in pairs: e.copy_(torch.where(first, p, e))              # the first update is a copy
+        n.add_(1)
+
+def update_step(s:TrainState) -> torch.Tensor:
+    "What follows backward in a step, the part that `compile_state` compiles: clipping, Adam and `update_ema`. Returns the gradient norm."
+    grad_norm = torch.nn.utils.clip_grad_norm_(s.net.parameters(), s.grad_clip)
+    s.opt.step()
+    update_ema(s.ema, s.net)
+    return grad_norm
+
+def _not_the_profiler_note(record) -> bool:
+    "False for the note, logged once while compiling an optimiser's step, that the step's profiler label is left out."
+    return 'Profiler record function' not in record.getMessage()
+
+def compile_state(s:TrainState, mode:str='default') -> TrainState:
+    "Compile the step of `s` in place: the network (forward and backward) and `update_step`, with the learning rates as tensors and the average's count on the device. torch.compile is lazy: the first step compiles."
+    device = next(s.net.parameters()).device
+    for g in s.opt.param_groups:                                        # changed in place by the scheduler: nothing to recompile
+        if not torch.is_tensor(g['lr']): g['lr'] = torch.tensor(g['lr'], device=device)
+    s.ema.n_averaged = s.ema.n_averaged.to(device)
+    logging.getLogger('torch._dynamo.variables.ctx_manager').addFilter(_not_the_profiler_note)
+    s.model, s.update = torch.compile(s.model, mode=mode), torch.compile(update_step, mode=mode)
+    return s
 
 # %% ../nbs/09_training.ipynb #298006b8
 def _setup_distributed(device_pref:str):
@@ -413,7 +454,7 @@ class _TrainerLog(_TrainerData):
         now = time.perf_counter()
         ips = self.images_since * self.world / max(now - self.t_last - self.paused, 1e-9)
         self.last_loss = sum(self.losses) / len(self.losses) if self.losses else float('nan')
-        lr = self.state.lr_schedule.get_last_lr()[0]
+        lr = float(self.state.lr_schedule.get_last_lr()[0])                  # a tensor when the step is compiled
         if self.rank == 0:
             with open(self.log_path, 'a', newline='') as f: csv.writer(f).writerow([self.step, f'{self.last_loss:.6f}', f'{lr:.3g}', f'{ips:.1f}'])
             if self.bar is not None: self.bar.set_postfix(loss=f'{self.last_loss:.4f}', img_s=f'{ips:.0f}')
@@ -455,8 +496,11 @@ class _TrainerSave(_TrainerLog):
         rng = {'torch': [torch.get_rng_state()], 'cuda': [torch.cuda.get_rng_state(self.device)] if cuda else []}
         config = {**dataclasses.asdict(self.cfg), 'model': self.model_config}
         if self.class_names is not None: config['class_names'] = self.class_names
-        save_checkpoint({'step': self.step, 'model': _state_dict(s.net), 'ema': s.ema.state_dict(), 'optimizer': s.opt.state_dict(),
-                         'lr_schedule': s.lr_schedule.state_dict(), 'rng': rng, 'world_size': self.world, 'config': config}, self.ckpt_path)
+        opt, sched = s.opt.state_dict(), s.lr_schedule.state_dict()
+        opt['param_groups'] = [{**g, 'lr': float(g['lr'])} for g in opt['param_groups']]     # a compiled step's tensors, as numbers
+        sched['_last_lr'] = [float(lr) for lr in sched['_last_lr']]
+        save_checkpoint({'step': self.step, 'model': _state_dict(s.net), 'ema': s.ema.state_dict(), 'optimizer': opt,
+                         'lr_schedule': sched, 'rng': rng, 'world_size': self.world, 'config': config}, self.ckpt_path)
 
     def sample_grid(self) -> None:
         "Write a grid of DDIM samples of the average (rank 0, U-Nets only); its time is left out of the speeds."
@@ -477,21 +521,31 @@ class _TrainerSave(_TrainerLog):
 class _TrainerLoop(_TrainerSave):
     "The sixth part: the step function and the loop."
     def compile_step(self):
-        "The step function: `train_step`, with the network compiled when compiling is on (torch.compile is lazy: the first call compiles)."
+        "The step function: `train_step`, on the state that `compile_state` compiled when compiling is on (torch.compile is lazy: the first call compiles)."
         if not self.compile: return train_step
         s = self.state
-        eager_model, s.model = s.model, torch.compile(s.model, mode=self.cfg.compile_mode)
+        built = s.model, [dict(g) for g in s.opt.param_groups], len(s.opt.state), s.ema.n_averaged.device
+        compile_state(s, self.cfg.compile_mode)
         def first_call(state, x, y=None):
             t0 = time.perf_counter()
             try: out = train_step(state, x, y)
             except Exception as e:                          # a backend that cannot compile: train eagerly instead
                 first = str(e).splitlines()[0] if str(e) else ''
                 print(f'warning: torch.compile failed ({type(e).__name__}: {first}); training eagerly', file=sys.stderr)
-                s.model, self.compile = eager_model, False
+                self.compile = False
+                self.uncompile(*built)
                 out = train_step(state, x, y)
             self.compile_seconds, self.step_fn = time.perf_counter() - t0, train_step
             return out
         return first_call
+
+    def uncompile(self, model, param_groups:list, n_state:int, count_device) -> None:
+        "Undo `compile_state`: the eager network and update, the optimiser's settings and float learning rates as built, no optimiser state that tracing made, the average's count where it was."
+        s = self.state
+        s.model, s.update = model, None
+        for g, built in zip(s.opt.param_groups, param_groups): g.update(built)
+        if not n_state: s.opt.state.clear()
+        s.ema.n_averaged = s.ema.n_averaged.to(count_device)
 
     def loop(self) -> None:
         "Steps until cfg.steps: a batch, `train_step`, then the log, the checkpoint and the samples when they are due."

@@ -45,3 +45,24 @@ def test_bench_times_the_library_train_step(monkeypatch):
     step = bench.make_train_step(small, torch.device('cpu'), 2, False, False, None)
     step(); step()
     assert calls == [torch.Size([2, 3, 32, 32])] * 2
+
+
+def test_bench_compiles_with_the_library_compile_state(monkeypatch):
+    "In a compiled mode, the benchmark's step is train_step on a state that ddpm_lit.training.compile_state compiled, as the trainer's."
+    import importlib.util
+    import torch
+    from ddpm_lit import UNet
+    from ddpm_lit import training
+    spec = importlib.util.spec_from_file_location('bench_unet', ROOT / 'benchmarks' / 'bench_unet.py')
+    bench = importlib.util.module_from_spec(spec); spec.loader.exec_module(bench)
+    assert bench.compile_state is training.compile_state and bench.train_step is training.train_step
+    compiled, stepped = [], []
+    def recorded(state, mode='default'):
+        compiled.append((state, mode)); return state          # the wiring only: what compiling does is the training chapter's test
+    monkeypatch.setattr(bench, 'compile_state', recorded)
+    monkeypatch.setattr(bench, 'train_step', lambda state, x, y=None: stepped.append(state) or training.train_step(state, x, y))
+    small = lambda: UNet(in_channels=3, base_channels=32, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(16,), image_size=32)
+    bench.make_train_step(small, torch.device('cpu'), 2, False, False, None)()
+    assert compiled == [] and len(stepped) == 1                    # eager: no compile_state
+    bench.make_train_step(small, torch.device('cpu'), 2, False, False, 'max-autotune-no-cudagraphs')()
+    assert len(compiled) == 1 and compiled[0][1] == 'max-autotune-no-cudagraphs' and stepped[1] is compiled[0][0]

@@ -47,6 +47,7 @@ PUBLIC = {
     'model_from_checkpoint', 'DiskFullError', 'load_model', 'schedule_from_config', 'pid_alive', 'remove_stale_temporaries',
     'CHOICES', 'DEVICES', 'FLIPS', 'PRESET_NAMES', 'SCHEDULES', 'SWITCHES', 'FIXED_ON_RESUME', 'config_help', 'TrainState',
     'Trainer', 'train_step', 'drop_labels', 'make_ema', 'ema_warmup_multi_avg_fn', 'set_lr', 'resume_conflicts',
+    'update_ema', 'update_step', 'compile_state',
     'acquire_lock', 'release_lock', 'output_folder', 'data_id',
     # labels
     'load_labels', 'class_names', 'idx_label_file', 'read_idx_labels',

@@ -65,3 +65,24 @@ def test_load_model_matches_the_checkpoint(tmp_path):
     ema = {k[len('module.'):]: v for k, v in ckpt['ema'].items() if k.startswith('module.')}
     assert all(torch.equal(v, ema[k]) for k, v in net.state_dict().items())
     assert schedule.T == ckpt['config']['T'] and not net.training
+
+
+@pytest.mark.parametrize('broken', ['network', 'update'])
+def test_a_step_that_cannot_compile_warns_once_and_trains_eagerly(tmp_path, monkeypatch, capsys, broken):
+    "Whichever compiled part fails on the first step, the network or the update after backward: one warning line, then eager steps on the state as it was built."
+    from ddpm_lit import training
+    def compile_(fn, **kw):
+        if (fn is training.update_step) != (broken == 'update'): return fn          # the other part runs as it is
+        def fails(*a, **k): raise RuntimeError('no backend here\nsecond line')
+        return fails
+    monkeypatch.setattr(training.torch, 'compile', compile_)
+    t = Trainer(cfg(tmp_path / 'run', compile='yes', preset='tiny'))
+    summary = t.run()
+    err = capsys.readouterr().err
+    assert err.count('warning:') == 1 and 'warning: torch.compile failed (RuntimeError: no backend here); training eagerly' in err
+    assert summary['compiled'] is False and summary['step'] == 2 and math.isfinite(summary['loss'])
+    s = t.state
+    assert s.update is None and s.model is s.net and type(s.opt.param_groups[0]['lr']) is float
+    assert s.ema.n_averaged.device.type == 'cpu' and s.ema.n_averaged.item() == 2
+    assert all(st['step'].item() == 2 for st in s.opt.state.values())            # two eager steps, none half-made
+    assert load_checkpoint(tmp_path / 'run' / 'checkpoint.pt')['step'] == 2
