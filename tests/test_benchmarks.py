@@ -66,3 +66,25 @@ def test_bench_compiles_with_the_library_compile_state(monkeypatch):
     assert compiled == [] and len(stepped) == 1                    # eager: no compile_state
     bench.make_train_step(small, torch.device('cpu'), 2, False, False, 'max-autotune-no-cudagraphs')()
     assert len(compiled) == 1 and compiled[0][1] == 'max-autotune-no-cudagraphs' and stepped[1] is compiled[0][0]
+
+
+def compile_time(*args):
+    return subprocess.run([sys.executable, str(ROOT / 'benchmarks' / 'compile_time.py'), *args],
+                          capture_output=True, text=True, timeout=900)
+
+
+def test_compile_time_prints_its_table():
+    "The wiring only, eagerly (a cold compile takes minutes on a CPU): one row per configuration asked for."
+    r = compile_time('--preset', 'tiny', '--batch', '2', '--steps', '2', '--modes', 'eager')
+    assert r.returncode == 0, r.stderr
+    rows = [l for l in r.stdout.splitlines() if l.startswith('| eager |')]
+    assert len(rows) == 1, r.stdout
+    first, rest = (float(v) for v in rows[0].strip('| ').split(' | ')[1:])
+    assert first > 0 and rest > 0
+
+
+def test_compile_time_refuses_bad_input():
+    r = compile_time('--steps', '0')
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == 'compile_time.py: error: --batch and --steps must be at least 1'
+    r = compile_time('--modes', 'fastest')
+    assert r.returncode == 2 and 'invalid choice' in r.stderr
