@@ -23,12 +23,9 @@ import torch
 from ddpm_lit import UNet, NoiseSchedule
 from ddpm_lit.training import COMPILE_MODES, TrainState, compile_state, make_ema, train_step
 from ddpm_lit.unet import PRESETS
+from bench_unet import sync                                     # this folder is on the path of a script run from it
 
 WHAT = {'eager': 'eager', 'network': 'network compiled', 'whole': 'whole step compiled (compile_state)'}
-
-
-def sync(device):
-    if device.type == 'cuda': torch.cuda.synchronize(device)
 
 
 def measure(what, device, preset, batch, steps, mode):

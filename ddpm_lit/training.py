@@ -184,11 +184,8 @@ def train_step(s:TrainState, x:torch.Tensor, y:torch.Tensor=None):
         loss = ddpm_loss(model, s.schedule, x, t, noise)
     s.opt.zero_grad(set_to_none=True)
     loss.backward()
-    if s.update is not None:                                            # compiled by compile_state
-        grad_norm = s.update(s); s.lr_schedule.step()
-        return loss.detach(), grad_norm
-    grad_norm = torch.nn.utils.clip_grad_norm_(s.net.parameters(), s.grad_clip)
-    s.opt.step(); s.lr_schedule.step(); s.ema.update_parameters(s.net)
+    grad_norm = s.update(s) if s.update is not None else update_step(s, AveragedModel.update_parameters)   # compiled by compile_state, or eager
+    s.lr_schedule.step()
     return loss.detach(), grad_norm
 
 # %% ../nbs/09_training.ipynb #167c5c61
@@ -205,11 +202,11 @@ def update_ema(ema:AveragedModel, net:torch.nn.Module) -> None:
         for e, p in pairs: e.copy_(torch.where(first, p, e))              # the first update is a copy
         n.add_(1)
 
-def update_step(s:TrainState) -> torch.Tensor:
-    "What follows backward in a step, the part that `compile_state` compiles: clipping, Adam and `update_ema`. Returns the gradient norm."
+def update_step(s:TrainState, average=update_ema) -> torch.Tensor:
+    "What follows backward in a step: clipping, Adam and the average (`update_ema`, which `compile_state` compiles; the eager step passes `AveragedModel.update_parameters`). Returns the gradient norm."
     grad_norm = torch.nn.utils.clip_grad_norm_(s.net.parameters(), s.grad_clip)
     s.opt.step()
-    update_ema(s.ema, s.net)
+    average(s.ema, s.net)
     return grad_norm
 
 def _not_the_profiler_note(record) -> bool:
