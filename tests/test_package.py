@@ -49,6 +49,9 @@ PUBLIC = {
     'Trainer', 'train_step', 'drop_labels', 'make_ema', 'ema_warmup_multi_avg_fn', 'set_lr', 'resume_conflicts',
     'update_ema', 'update_step', 'compile_state',
     'acquire_lock', 'release_lock', 'output_folder', 'data_id',
+    # safe writing, interruption, and what a run folder holds
+    'WriteError', 'TMP_MARK', 'temporary_name', 'signals_deferred', 'Interrupted', 'MAX_SEED', 'RUN_FILES', 'RUN_MARK',
+    'claim_folder', 'trim_log', 'data_fingerprint', 'grid_scale', 'enlarge',
     # labels
     'load_labels', 'class_names', 'idx_label_file', 'read_idx_labels',
     # evaluation
@@ -56,7 +59,8 @@ PUBLIC = {
     'cache_dir', 'digits_labels', 'split_indices', 'digits_split', 'DigitsClassifier', 'train_digits_classifier',
     'digits_classifier', 'DigitsFeatures', 'InceptionFeatures', 'feature_statistics', 'fid', 'save_fid_stats',
     'load_fid_stats', 'SAMPLERS', 'PRECISIONS', 'check_sampler', 'sample_images', 'FEATURE_KINDS', 'feature_extractor',
-    'evaluate_model', 'nll_bpd',
+    'evaluate_model', 'nll_bpd', 'NonFiniteSamplesError', 'read_fid_stats', 'feature_kind_info', 'stats_features_fit',
+    'reference_claim_holds', 'digits_classifier_path',
 }
 
 
