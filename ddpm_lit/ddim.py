@@ -24,7 +24,7 @@ def ddim_timesteps(
     steps:int,               # number of sampling steps S, 1 <= S <= T
     spacing:str='trailing',  # how to choose them: 'trailing', 'linspace', 'leading' or 'quadratic'
 ) -> torch.Tensor:
-    "Strictly decreasing LongTensor of `steps` step indices in [0, T) to sample on (see the table above)."
+    "Strictly decreasing LongTensor of `steps` step indices in [0, T) to sample on (see the list of spacings above)."
     if not isinstance(T, int) or T < 1: raise ValueError(f'T must be a positive integer, got {T!r}')
     if not isinstance(steps, int) or not 1 <= steps <= T:
         raise ValueError(f'steps must be an integer from 1 to T = {T}, got {steps!r}')

@@ -3,12 +3,11 @@ shows typeset equations and no raw TeX, and the MathJax it loads is a file of th
 (copied there by the `sphinx-mathjax-offline` extension, with no npm step).
 
 The book is built here from the notebooks' stored outputs (which `pytest --nbval nbs/` checks against
-a fresh run), so this test does not execute the notebooks a second time.
+a fresh run), so this test does not execute the notebooks a second time; the fixture `book` that
+builds it is in tests/conftest.py, shared with tests/test_book_layout.py.
 """
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,24 +25,6 @@ def chapter_pages():
     toc = yaml.safe_load((ROOT / '_toc.yml').read_text())
     files = [toc['root']] + [ch['file'] for part in toc.get('parts', []) for ch in part['chapters']]
     return files
-
-
-@pytest.fixture(scope='session')
-def book(tmp_path_factory):
-    "Build the book from stored outputs into a temporary folder; return the html folder."
-    out = tmp_path_factory.mktemp('book')
-    cfg = yaml.safe_load((ROOT / '_config.yml').read_text())
-    cfg['execute']['execute_notebooks'] = 'off'
-    # Jupyter Book reads the folders of local extensions relative to the config file, which moves here.
-    local = cfg['sphinx'].get('local_extensions') or {}
-    cfg['sphinx']['local_extensions'] = {name: str(ROOT / folder) for name, folder in local.items()}
-    cfg_file = out / '_config.yml'
-    cfg_file.write_text(yaml.safe_dump(cfg))
-    jb = Path(sys.executable).parent / 'jupyter-book'
-    res = subprocess.run([str(jb), 'build', str(ROOT), '--config', str(cfg_file), '--path-output', str(out),
-                          '--builder', 'html', '-W', '-n'], capture_output=True, text=True)
-    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
-    return out / '_build' / 'html'
 
 
 def mathjax_scripts(page: Path) -> list[str]:
