@@ -9,7 +9,7 @@ from PIL import Image
 from ddpm_lit import cli
 from ddpm_lit.data import load_labels
 from ddpm_lit.evaluation import split_indices
-from ddpm_lit.training import TrainConfig, train
+from ddpm_lit.training import TrainConfig, grid_scale, train
 from test_cli_outputs import one_error_line, run, tree_hash
 
 
@@ -42,7 +42,9 @@ def test_sample_without_label_draws_one_row_per_class(runs, monkeypatch):
     assert torch.equal(seen['y'], torch.arange(10).repeat_interleave(8)) and seen['guidance'] == 0
     # 8 images per row (the 8x8 digits padded to the tiny preset's size), 10 rows, with a 2-pixel border
     s = torch.load(runs / 'cond' / 'checkpoint.pt', weights_only=True)['config']['model']['image_size']
-    assert Image.open(runs / 'grid.png').size == (8 * (s + 2) + 2, 10 * (s + 2) + 2)
+    w, h = 8 * (s + 2) + 2, 10 * (s + 2) + 2
+    k = grid_scale(w)                                       # enlarged to be seen: at least 256 pixels wide
+    assert k > 1 and Image.open(runs / 'grid.png').size == (k * w, k * h)
     code, out, err = run('sample', '--ckpt', 'cond/checkpoint.pt', '--steps', 2, '--n', 25, '--out', 'grid2.png', '--device', 'cpu', cwd=runs)
     assert code == 0 and 'wrote 20 samples' in out and '2 of each of the 10 classes' in out, err
 
@@ -101,8 +103,8 @@ BAD = {
                                          '--guidance needs a conditional one'),
     'evaluate guidance without fid': (('evaluate', '--ckpt', 'cond/checkpoint.pt', '--bpd', '--guidance', 1),
                                       '--guidance sets the scales of the FID samples; give --fid as well'),
-    'evaluate on data with more classes': (('evaluate', '--ckpt', 'cond/checkpoint.pt', '--fid', '--data', 'twelve'),
-                                           'the data twelve has 12 classes, but this model knows 10'),
+    'evaluate on other data (more classes)': (('evaluate', '--ckpt', 'cond/checkpoint.pt', '--fid', '--data', 'twelve'),
+                                              'the data at twelve is not the data this model was trained on'),
     'conditional on unlabelled data': (('train', '--data', 'flat', '--config', 'tiny', '--conditional', '--out', 'new', '--steps', 2,
                                         '--device', 'cpu'), 'conditional training needs labelled data;'),
     'cond-drop of 1': (('train', '--data', 'digits8x8', '--config', 'tiny', '--conditional', '--cond-drop', 1, '--out', 'new',

@@ -19,17 +19,18 @@ def commands():
     return p, p._subparsers._group_actions[0].choices
 
 
-def test_every_option_has_help_and_its_default():
+def test_every_option_has_help_and_says_its_default_once():
+    "A help line for every option; a value option says its default (or that it is required) exactly once, a switch never."
     p, subs = commands()
     assert set(subs) == {'train', 'sample', 'evaluate', 'fid-stats'}
     for name, q in subs.items():
         for action in q._actions:
             if action.dest == 'help': continue
-            help_line = q.formatter_class(name)._get_help_string(action)
+            shown = q.formatter_class(name)._get_help_string(action)
             assert action.help and action.help.strip() != action.dest.replace('_', ' '), (name, action.dest)
-            assert '%(default)' in help_line, (name, action.dest)
-        text = q.format_help()
-        assert text.count('(default:') >= len([a for a in q._actions if a.dest != 'help'])
+            switch = isinstance(action.default, bool) or action.help.endswith(cli._NO_DEFAULT)
+            assert shown.count('default:') + shown.count('(required)') == (0 if switch else 1), (name, action.dest, shown)
+        assert '(default: None)' not in q.format_help(), name
 
 
 def test_train_has_an_option_for_every_config_field_with_its_default():
