@@ -2,6 +2,7 @@
 temporary files it leaves are cleared by the next run), a second trainer on a busy folder is refused, SIGTERM and
 SIGINT stop a run cleanly, and `torchrun` with two CPU processes (Gloo) trains with DistributedDataParallel."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -47,7 +48,7 @@ def test_kill_9_leaves_a_checkpoint_that_resumes(tmp_path):
     step = state['step']
     assert step >= 4
     assert (tmp_path / 'run' / '.lock').read_text().split()[0] == str(proc.pid)       # the killed run's lock is left...
-    leftover = tmp_path / 'run' / f'.checkpoint.pt.tmp-{proc.pid}'
+    leftover = tmp_path / 'run' / f'.checkpoint.pt.ddpm_lit-tmp-{proc.pid}'
     leftover.write_bytes(b'half a checkpoint')                                          # ...and maybe a temporary file
     r = run_cli(*BASE, '--out', 'run', '--steps', step + 2, '--ckpt-every', '1', cwd=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -81,10 +82,11 @@ def test_busy_folder_is_refused_and_signals_stop_cleanly(tmp_path, sig):
     finally:
         if proc.poll() is None: proc.kill()
     assert proc.returncode == 130, err
-    assert 'ddpm-lit: interrupted; the last checkpoint written is kept' in err
+    kept = re.search(r'ddpm-lit: interrupted at step \d+; run/checkpoint.pt holds step (\d+), and the same command resumes from there', err)
+    assert kept, err
     assert 'terminate' not in err and 'Traceback' not in err, err
-    assert load_checkpoint(tmp_path / 'run' / 'checkpoint.pt')['step'] >= 1
-    assert not (tmp_path / 'run' / '.lock').exists() and not list((tmp_path / 'run').glob('.checkpoint.pt.tmp-*'))
+    assert load_checkpoint(tmp_path / 'run' / 'checkpoint.pt')['step'] == int(kept.group(1)) >= 1       # the message tells the truth
+    assert not (tmp_path / 'run' / '.lock').exists() and not list((tmp_path / 'run').glob('.checkpoint.pt.ddpm_lit-tmp-*'))
     log = (tmp_path / 'run' / 'log.csv').read_text().splitlines()
     assert log[0].startswith('step,') and [int(r.split(',')[0]) for r in log[1:]] == list(range(1, len(log)))   # one writer
 

@@ -29,7 +29,7 @@ def test_full_disk_during_a_checkpoint_keeps_the_previous_one(tmp_path, monkeypa
     monkeypatch.undo()
     assert (tmp_path / 'run' / 'checkpoint.pt').read_bytes() == before
     assert load_checkpoint(tmp_path / 'run' / 'checkpoint.pt')['step'] == 2
-    assert not list((tmp_path / 'run').glob('.checkpoint.pt.tmp-*')) and not (tmp_path / 'run' / '.lock').exists()
+    assert not list((tmp_path / 'run').glob('.checkpoint.pt.ddpm_lit-tmp-*')) and not (tmp_path / 'run' / '.lock').exists()
 
 
 def test_resume_applies_a_new_lr_and_refuses_a_new_batch_size(tmp_path):
