@@ -15,9 +15,7 @@ import torch
 
 from ddpm_lit.training import TrainConfig, train
 from test_cli_outputs import one_error_line, run
-
-TINY = dict(data='digits8x8', preset='tiny', batch_size=8, warmup=1, T=20, sample_every=0, log_every=1, device='cpu',
-            progress=False)
+from test_hostile import TINY                   # the same two-step tiny run the hostile tests share
 
 
 @pytest.fixture(scope='module')
