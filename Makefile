@@ -1,6 +1,6 @@
 # ddpm_lit: the two commands of the README, and the steps they share.
 #   make book   export the library, execute every notebook, build the HTML book into _build/html
-#   make test   check nbs/ and ddpm_lit/ are in step and clean, then run the notebooks and tests/
+#   make test   check nbs/ and ddpm_lit/ are in step and clean, then run the notebooks and tests/ in parallel
 # Each one makes its own virtual environment (.venv) and installs what it needs.
 
 SHELL := /bin/bash
@@ -29,19 +29,25 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# The book's models in nbs/_runs are kept between builds: nbs/book_model.py retrains one only when its recipe, the
+# trainer's source or torch's version has changed. The digits classifier's cache there is made afresh.
 book: install
 	$(BIN)/nbdev_export
-	rm -rf _build/html _build/.doctrees nbs/_runs
+	rm -rf _build/html _build/.doctrees nbs/_runs/cache
 	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
 	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
 
 check-sync: install
 	$(BIN)/python tools/check_sync.py
 
-# nbs/_runs holds the digits model the book trains once per run (see nbs/book_model.py): start afresh.
+# nbs/_runs holds the digits models the book trains once per run (see nbs/book_model.py): start afresh.
+# One pytest-xdist worker per core (TEST_WORKERS), each file whole on one worker, the slowest files first
+# (conftest.py); nbval's strict mode compares every stored output. PYTEST_ARGS adds options, e.g. --durations=0.
+TEST_WORKERS ?= auto
+PYTEST_ARGS ?=
 test: install chromium check-sync
 	rm -rf nbs/_runs
-	$(BIN)/python -m pytest --nbval nbs/ tests/ -p no:cacheprovider
+	$(BIN)/python -m pytest --nbval nbs/ tests/ -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 clean:
 	rm -rf _build nbs/_runs

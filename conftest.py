@@ -1,13 +1,25 @@
-"""Make nbval compare the stored outputs of notebooks cleaned by `nbdev_clean`.
+"""Make nbval compare the stored outputs of notebooks cleaned by `nbdev_clean`, and order a parallel test run.
 
 `nbdev_clean` sets every cell's `execution_count` to None, to keep diffs small. nbval reads a cell
 with no execution count as never run, and then compares none of its outputs (or refuses a cell that
 has outputs). The notebooks in nbs/ are committed fully executed, top to bottom, so every code cell
 is a run cell: this numbers them in order as nbval reads them, and nbval's strict mode then checks
 every stored output against a fresh run.
+
+`make test` runs the notebooks and tests/ on one pytest-xdist worker per core, each file whole on one
+worker (`--dist loadfile`). Workers take files in the order collected, so the slowest files come first
+(`SECONDS` below), and the short ones fill in at the end: the workers then finish at about the same time.
+Torch's threads wait for work asleep, not spinning (`OMP_WAIT_POLICY=PASSIVE`): with two workers, or
+anything else, on the same cores, spinning threads take the cores from the threads that have work. The
+number of threads, and so every number a notebook prints, is unchanged.
 """
+import os
+
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')            # before torch loads OpenMP, here and in every kernel
+
 import nbformat
 import nbval.plugin
+import pytest
 
 
 class _NumberedNotebooks:
@@ -23,3 +35,25 @@ class _NumberedNotebooks:
 
 
 nbval.plugin.nbformat = _NumberedNotebooks()
+
+
+# Seconds each of the slowest files takes on two busy cores, from `pytest --durations=0` (setup and calls, summed
+# by file) under `make test`; a file not named here counts as SECONDS_OTHER. Only the order depends on them.
+SECONDS = {
+    'nbs/12_evaluation.ipynb': 900,
+    'nbs/10_cli.ipynb': 300,
+    'nbs/09_training.ipynb': 180,
+}
+SECONDS_OTHER = 10
+
+
+def _file(item) -> str: return item.nodeid.split('::', 1)[0]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session, config, items):
+    "Run the slowest files first, each file's items together and in their own order."
+    first = {}
+    for i, item in enumerate(items): first.setdefault(_file(item), i)
+    rank = {id(item): i for i, item in enumerate(items)}
+    items.sort(key=lambda it: (-SECONDS.get(_file(it), SECONDS_OTHER), first[_file(it)], rank[id(it)]))

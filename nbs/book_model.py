@@ -12,10 +12,27 @@ trainer's defaults never change the book's model: a fixed average decay of 0.995
 
 The book's conditional model (`book_cond_model()`, for the chapter on guidance and the command-line chapter) is
 the same run with labels: `--conditional --cond-drop 0.1 --out _runs/digits8x8_cond`.
+
+A finished run is kept between builds of the book while nothing that made it has changed: its folder holds
+`recipe.json`, a key made of the recipe, the source of the `ddpm_lit` modules that training runs (`training.py`
+and every module it imports, and theirs) and the version of torch. Where the key differs, or a run was
+left unfinished, the folder is removed and the run trained afresh. Several processes may ask for a model at
+once (the chapters run in parallel as tests): each waits on a lock file beside the run's folder, so the run
+is trained once and the others then load it.
 """
+import ast
 import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
+import torch
+
+import ddpm_lit
 from ddpm_lit.training import TrainConfig, train
 from ddpm_lit.checkpoint import load_model
 
@@ -25,15 +42,71 @@ BOOK_RUN = TrainConfig(data='digits8x8', out=str(Path(__file__).resolve().parent
                        ckpt_every=500, sample_every=0, log_every=50, seed=0, device='cpu', precision='fp32',
                        compile='no', progress=False)
 
-def book_model():
-    "The EMA network of the book's run (trained here if it is not on disk yet), its schedule, and the checkpoint."
-    train(BOOK_RUN)
-    return load_model(Path(BOOK_RUN.out) / 'checkpoint.pt')
-
 BOOK_COND_RUN = dataclasses.replace(BOOK_RUN, out=str(Path(BOOK_RUN.out).with_name('digits8x8_cond')), conditional=True,
                                     cond_drop=0.1)              # 0.1 is also the default; pinned, as the rest of the recipe is
 
+RECIPE_FILE = 'recipe.json'                                     # in the run's folder: the key it was trained under
+
+
+def training_sources(start:str='training') -> list:
+    "The `ddpm_lit` modules that `ddpm_lit.<start>` imports, directly or through each other, `start` included: their files, sorted."
+    package = Path(ddpm_lit.__file__).resolve().parent
+    seen, todo = set(), [start]
+    while todo:
+        name = todo.pop()
+        if name in seen or not (package / f'{name}.py').is_file(): continue
+        seen.add(name)
+        for node in ast.walk(ast.parse((package / f'{name}.py').read_text())):
+            if not isinstance(node, ast.ImportFrom): continue
+            if node.level == 1 and node.module: todo.append(node.module.split('.')[0])          # from .unet import UNet
+            elif node.level == 1: todo += [a.name for a in node.names]                           # from . import unet
+            elif node.level == 0 and (node.module or '').startswith('ddpm_lit.'): todo.append(node.module.split('.')[1])
+    return sorted(package / f'{name}.py' for name in seen)
+
+
+def recipe_key(cfg:TrainConfig) -> dict:
+    "What decides the weights of the run `cfg`: its settings (but where it is written), the trainer's source files and torch's version; 'key' digests them."
+    recipe = {k: v for k, v in dataclasses.asdict(cfg).items() if k != 'out'}
+    sources = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in training_sources()}
+    made = {'recipe': recipe, 'sources': sources, 'torch': torch.__version__}
+    key = hashlib.sha256(json.dumps(made, sort_keys=True, default=repr).encode()).hexdigest()
+    return {'key': key, **made}
+
+
+@contextmanager
+def _waiting_lock(path:Path):
+    "Hold the kernel's lock on the file `path` (`fcntl.flock`), waiting for whoever holds it; it ends with its process."
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)                                            # closing releases the lock
+
+
+def _stored_key(out:Path):
+    try: return json.loads((out / RECIPE_FILE).read_text()).get('key')
+    except (OSError, ValueError, AttributeError): return None
+
+
+def trained(cfg:TrainConfig):
+    "The EMA network of the run `cfg`, its schedule and the checkpoint: the run on disk if it was trained under today's key, else trained afresh."
+    out = Path(cfg.out)
+    with _waiting_lock(out.with_name(f'.{out.name}.lock')):   # beside the folder: the trainer locks `.lock` inside it
+        made = recipe_key(cfg)
+        if _stored_key(out) != made['key']:
+            shutil.rmtree(out, ignore_errors=True)              # another recipe, other code, or a run left unfinished
+            train(cfg)
+            (out / RECIPE_FILE).write_text(json.dumps(made, indent=1, sort_keys=True, default=repr) + '\n')
+        return load_model(out / 'checkpoint.pt')
+
+
+def book_model():
+    "The EMA network of the book's run (trained here if it is not on disk yet), its schedule, and the checkpoint."
+    return trained(BOOK_RUN)
+
+
 def book_cond_model():
     "The EMA network of the book's conditional run (trained here if it is not on disk yet), its schedule, and the checkpoint."
-    train(BOOK_COND_RUN)
-    return load_model(Path(BOOK_COND_RUN.out) / 'checkpoint.pt')
+    return trained(BOOK_COND_RUN)

@@ -1,3 +1,7 @@
+import contextlib
+import fcntl
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -8,16 +12,44 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@contextlib.contextmanager
+def _locked(path:Path):
+    "Hold the kernel's lock on the file `path`, waiting while another process holds it."
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _shared(tmp_path_factory, name:str):
+    "A folder `name` that every pytest-xdist worker of this run shares, and the file that locks it; None alone."
+    if os.environ.get('PYTEST_XDIST_WORKER') is None: return None
+    run = tmp_path_factory.getbasetemp().parent              # the run's temporary folder, around each worker's own
+    return run / name, run / f'{name}.lock'
+
+
 @pytest.fixture(scope='session')
 def digits_cache(tmp_path_factory):
-    "One cache folder for the whole test session, so the digits classifier is trained once and its statistics shared."
-    return tmp_path_factory.mktemp('cache')
+    """One cache folder for the whole test run, so the digits classifier is trained once and its statistics shared.
+
+    Alone, the session's own folder (the first test that needs the classifier trains it). Under pytest-xdist, one
+    folder for all workers: the first worker to ask trains the digits8x8 classifier under a lock, the others wait
+    for it and then read it."""
+    shared = _shared(tmp_path_factory, 'cache')
+    if shared is None: return tmp_path_factory.mktemp('cache')
+    folder, lock = shared
+    with _locked(lock):
+        from ddpm_lit.evaluation import digits_classifier, digits_classifier_path
+        if not digits_classifier_path('digits8x8', folder).is_file():
+            folder.mkdir(exist_ok=True)
+            digits_classifier('digits8x8', cache=folder)
+    return folder
 
 
-@pytest.fixture(scope='session')
-def book(tmp_path_factory):
-    "Build the book from stored outputs into a temporary folder; return the html folder."
-    out = tmp_path_factory.mktemp('book')
+def _build_book(out:Path) -> Path:
+    "Build the book from stored outputs into the folder `out`; return the html folder."
     cfg = yaml.safe_load((ROOT / '_config.yml').read_text())
     cfg['execute']['execute_notebooks'] = 'off'
     # Jupyter Book reads the folders of local extensions relative to the config file, which moves here.
@@ -30,3 +62,25 @@ def book(tmp_path_factory):
                           '--builder', 'html', '-W', '-n'], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
     return out / '_build' / 'html'
+
+
+@pytest.fixture(scope='session')
+def book(tmp_path_factory):
+    """Build the book from stored outputs into a temporary folder; return the html folder.
+
+    Under pytest-xdist the workers share one build: the first to ask builds it under a lock, and the others wait
+    for it (a failed build is tried again by the next). Each worker gets its own copy of the html folder, since
+    the layout test writes pages into it for a while."""
+    shared = _shared(tmp_path_factory, 'book')
+    if shared is None: return _build_book(tmp_path_factory.mktemp('book'))
+    folder, lock = shared
+    with _locked(lock):
+        done = folder / 'built'
+        if not done.is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            _build_book(folder)
+            done.touch()
+    own = tmp_path_factory.mktemp('book') / 'html'
+    shutil.copytree(folder / '_build' / 'html', own)
+    return own
