@@ -7,10 +7,17 @@ slip in copying cannot survive: it would have to be made here, where the proof c
 `differs(a, b)` decides that two expressions are *different* by evaluating both, exactly, at random
 rational points. `sp.simplify(a - b) != 0` cannot decide that: it holds whenever sympy fails to simplify,
 even for expressions that are equal.
+
+`vanishes(e)` decides that an expression is identically zero, and it is what the chapters assert: it first
+evaluates `e` at random rational points, at two working precisions, so that a slip (a flipped sign, a wrong
+constant, a dropped term) fails in seconds, and only then asks `sp.simplify` for the proof, which on a wrong
+identity can run for minutes before it gives up.
 """
 import random
 
+import mpmath
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 
 def differs(a, b, n:int=5, seed:int=0, low=sp.Rational(1, 100), high=sp.Rational(99, 100)) -> bool:
@@ -31,6 +38,54 @@ def differs(a, b, n:int=5, seed:int=0, low=sp.Rational(1, 100), high=sp.Rational
         if tried == n: break
     if tried < n: raise ValueError(f'only {tried} of {n} random points were inside the domain of {d}')
     return False
+
+
+def _concrete(expr, seed:int):
+    "expr with each undefined function f(v_1..v_k) replaced by exp of a random cubic in its arguments (an identity for every f holds for it)."
+    rng = random.Random(seed)
+    coef = lambda: sp.Rational(rng.randint(-9, 9), 7)
+    for f in sorted({a.func for a in expr.atoms(AppliedUndef)}, key=str):
+        k = next(len(a.args) for a in expr.atoms(AppliedUndef) if a.func == f)
+        v = sp.symbols(f'_v0:{k}')
+        poly = coef() + sum(coef() * a + coef() * a**2 + coef() * a**3 for a in v) + sum(coef() * a * b for i, a in enumerate(v) for b in v[i + 1:])
+        expr = expr.replace(f, sp.Lambda(v, sp.exp(poly)))
+    return expr.doit()
+
+
+def _nonzero_at(expr, n:int, seed:int, low, high) -> bool:
+    """True when expr is not 0 at one of n random rational points in (low, high).
+    Each point is evaluated with mpmath at 30 and at 60 digits: a value that is really there is the same at both,
+    while the rounding residue of an exact zero shrinks by about 30 orders of magnitude. No tolerance to tune."""
+    expr = _concrete(expr, seed) if expr.atoms(AppliedUndef) else expr
+    symbols = sorted(expr.free_symbols, key=sp.default_sort_key)
+    f = sp.lambdify(symbols, expr, modules='mpmath', dummify=True)
+    rng = random.Random(seed)
+    tried = 0
+    for _ in range(20 * n):
+        point = [low + (high - low) * sp.Rational(rng.randint(1, 999), 1000) for _ in symbols]
+        values = []
+        for dps in (30, 60):
+            with mpmath.workdps(dps):
+                try: v = f(*[mpmath.mpf(p.p) / p.q for p in point])
+                except (ZeroDivisionError, ValueError, OverflowError): v = mpmath.nan
+                values.append(mpmath.mpc(v))
+        if any(mpmath.isnan(v) or mpmath.isinf(v) for v in values): continue      # a pole: try another point
+        tried += 1
+        lo, hi = values
+        with mpmath.workdps(60):
+            if hi != 0 and abs(lo - hi) <= abs(hi) * mpmath.mpf(10)**-20: return True
+        if tried == n: break
+    if tried < n: raise ValueError(f'only {tried} of {n} random points were inside the domain of {expr}')
+    return False
+
+
+def vanishes(expr, n:int=5, seed:int=0, low=sp.Rational(1, 100), high=sp.Rational(99, 100), prove=sp.simplify) -> bool:
+    """True when `expr` (every entry, for a matrix) is identically 0: evaluated first at n random points in (low, high),
+    so that a slip fails in seconds, then proved by `prove` (sp.simplify unless a chapter names a better rewriting),
+    which must return 0. Undefined functions are replaced by random smooth ones for the evaluation."""
+    entries = [sp.sympify(e) for e in (expr if isinstance(expr, sp.MatrixBase) else [expr])]
+    if any(_nonzero_at(e, n, seed, low, high) for e in entries if e != 0): return False
+    return all(prove(e) == 0 for e in entries)
 
 
 def normal_pdf(x, mean, var):
