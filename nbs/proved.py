@@ -41,13 +41,15 @@ def differs(a, b, n:int=5, seed:int=0, low=sp.Rational(1, 100), high=sp.Rational
 
 
 def _concrete(expr, seed:int):
-    "expr with each undefined function f(v_1..v_k) replaced by exp of a random cubic in its arguments (an identity for every f holds for it)."
+    """expr with each undefined function f(v_1..v_k) replaced by a random smooth positive one, exp of a cubic in the
+    tanh(v_i) (finite at infinite arguments too): an identity that holds for every f holds for it."""
     rng = random.Random(seed)
     coef = lambda: sp.Rational(rng.randint(-9, 9), 7)
     for f in sorted({a.func for a in expr.atoms(AppliedUndef)}, key=str):
         k = next(len(a.args) for a in expr.atoms(AppliedUndef) if a.func == f)
         v = sp.symbols(f'_v0:{k}')
-        poly = coef() + sum(coef() * a + coef() * a**2 + coef() * a**3 for a in v) + sum(coef() * a * b for i, a in enumerate(v) for b in v[i + 1:])
+        u = [sp.tanh(a) for a in v]
+        poly = coef() + sum(coef() * a + coef() * a**2 + coef() * a**3 for a in u) + sum(coef() * a * b for i, a in enumerate(u) for b in u[i + 1:])
         expr = expr.replace(f, sp.Lambda(v, sp.exp(poly)))
     return expr.doit()
 
