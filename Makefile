@@ -42,12 +42,16 @@ check-sync: install
 
 # nbs/_runs holds the digits models the book trains once per run (see nbs/book_model.py): start afresh.
 # One pytest-xdist worker per core (TEST_WORKERS), each file whole on one worker, the slowest files first
-# (conftest.py); nbval's strict mode compares every stored output. PYTEST_ARGS adds options, e.g. --durations=0.
+# (conftest.py orders them; --no-loadscope-reorder keeps xdist from reordering them by their number of tests);
+# nbval's strict mode compares every stored output. No notebook cell is cut short before CI's own limit of 90
+# minutes (nbval's default is 2000 s a cell, which a busy machine can pass while training the book's model), and a
+# kernel may take 10 minutes to start. PYTEST_ARGS adds options, e.g. --durations=0.
 TEST_WORKERS ?= auto
 PYTEST_ARGS ?=
 test: install chromium check-sync
 	rm -rf nbs/_runs
-	$(BIN)/python -m pytest --nbval nbs/ tests/ -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --nbval nbs/ tests/ -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile \
+	  --no-loadscope-reorder --nbval-cell-timeout=5400 --nbval-kernel-startup-timeout=600 $(PYTEST_ARGS)
 
 clean:
 	rm -rf _build nbs/_runs

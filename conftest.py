@@ -7,8 +7,9 @@ is a run cell: this numbers them in order as nbval reads them, and nbval's stric
 every stored output against a fresh run.
 
 `make test` runs the notebooks and tests/ on one pytest-xdist worker per core, each file whole on one
-worker (`--dist loadfile`). Workers take files in the order collected, so the slowest files come first
-(`SECONDS` below), and the short ones fill in at the end: the workers then finish at about the same time.
+worker (`--dist loadfile`). Workers take files in the order collected (with `--no-loadscope-reorder`; without it
+xdist puts the files with the most tests first), so the slowest files come first (`SECONDS` below), and the short
+ones fill in at the end: the workers then finish at about the same time.
 Torch's threads wait for work asleep, not spinning (`OMP_WAIT_POLICY=PASSIVE`): with two workers, or
 anything else, on the same cores, spinning threads take the cores from the threads that have work. The
 number of threads, and so every number a notebook prints, is unchanged.
