@@ -27,7 +27,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from ddpm_lit import NoiseSchedule, UNet, ddim_sample, ddpm_sample
-from ddpm_lit.training import COMPILE_MODES, TrainConfig, TrainState, compile_state, make_ema, train, train_step
+from ddpm_lit.training import COMPILE_MODES, TrainConfig, compile_state, train, train_state, train_step
 
 # name: (label, bf16, channels_last, torch.compile mode or None)
 MODES = {
@@ -80,10 +80,7 @@ def make_train_step(make, device, batch, bf16, channels_last, compile_mode):
     torch.manual_seed(0)
     net = make().to(device)
     if channels_last: net = net.to(memory_format=torch.channels_last)
-    ema = make_ema(net, 0.9999)
-    opt = torch.optim.Adam(net.parameters(), lr=2e-4, fused=device.type == 'cuda')
-    warm = torch.optim.lr_scheduler.LinearLR(opt, start_factor=1 / 5000, total_iters=5000)
-    state = TrainState(net, net, ema, opt, warm, NoiseSchedule.linear().to(device), grad_clip=1.0, bf16=bf16)
+    state = train_state(net, TrainConfig(preset='ddpm_cifar10'), bf16=bf16)      # the paper's recipe, as the trainer builds it
     if compile_mode: compile_state(state, compile_mode)
     x = torch.rand(batch, 3, 32, 32, device=device) * 2 - 1
     if channels_last: x = x.contiguous(memory_format=torch.channels_last)

@@ -21,7 +21,7 @@ import time
 import torch
 
 from ddpm_lit import UNet, NoiseSchedule
-from ddpm_lit.training import COMPILE_MODES, TrainState, compile_state, make_ema, train_step
+from ddpm_lit.training import COMPILE_MODES, TrainConfig, compile_state, train_state, train_step
 from ddpm_lit.unet import PRESETS
 from bench_unet import sync                                     # this folder is on the path of a script run from it
 
@@ -34,9 +34,7 @@ def measure(what, device, preset, batch, steps, mode):
     torch.manual_seed(0)
     net = UNet.from_preset(preset).to(device)
     c = net.config
-    opt = torch.optim.Adam(net.parameters(), lr=2e-4, fused=device.type == 'cuda')
-    warm = torch.optim.lr_scheduler.LinearLR(opt, start_factor=1 / 100, total_iters=100)
-    s = TrainState(net, net, make_ema(net, 0.9999, warmup=True), opt, warm, NoiseSchedule.linear().to(device))
+    s = train_state(net, TrainConfig(preset=preset, lr=2e-4, warmup=100, ema_decay=0.9999, ema_warmup='yes'))
     if what == 'network': s.model = torch.compile(net, mode=mode)
     elif what == 'whole': compile_state(s, mode)
     x = torch.rand(batch, c['in_channels'], c['image_size'], c['image_size'], device=device) * 2 - 1

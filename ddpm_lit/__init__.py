@@ -5,28 +5,28 @@ __version__ = "0.1.0"
 __all__ = []
 
 # %% ../nbs/00_index.ipynb #20daa2f3
-from functools import cached_property as _cached_property
-
 from . import forward_process, posterior, elbo, ddpm, ddim, sampling, guidance, unet, data, checkpoint, training, evaluation, cli
-from .forward_process import *
-from .posterior import *
-from .elbo import *
-from .ddpm import *
-from .ddim import *
-from .sampling import *
-from .guidance import *
-from .unet import *
-from .data import *
-from .checkpoint import *
-from .training import *
-from .evaluation import *
+from .forward_process import NoiseSchedule
+from .posterior import q_posterior_mean_variance, predict_x0_from_eps, predict_eps_from_x0
+from .elbo import normal_kl, discretized_gaussian_log_likelihood, prior_bpd, vb_term_bpd
+from .ddpm import p_mean_variance, ddpm_step, ddpm_loss, score_from_eps
+from .ddim import ddim_timesteps, ddim_step
+from .sampling import respace, ddpm_sample, ddim_sample, sample_generators, slerp
+from .guidance import ClassifierFreeGuidance, ClassifierGuidance, guided_eps_model
+from .unet import UNet, PRESETS
+from .data import load_images, load_labels, prepare, to_model_range, to_uint8, DataError
+from .checkpoint import load_model, load_checkpoint, CheckpointError
+from .training import TrainConfig, train, Trainer, train_state, train_step, ConfigError
+from .evaluation import (sample_images, evaluate_model, nll_bpd, fid, frechet_distance, feature_statistics,
+                                 feature_extractor, DigitsFeatures, InceptionFeatures, save_fid_stats, load_fid_stats)
 
-# The library's modules, in the order of the book. The command line (ddpm_lit.cli.main) is not part of the API.
-_MODULES = (forward_process, posterior, elbo, ddpm, ddim, sampling, guidance, unet, data, checkpoint, training, evaluation)
-
-def _attached(obj) -> bool:
-    "A method or schedule array that a chapter attaches to a class: reached through the class, not as a name of its own."
-    return isinstance(obj, (classmethod, staticmethod, property, _cached_property))
-
-for _name in [n for m in _MODULES for n in m.__all__ if _attached(getattr(m, n))]: globals().pop(_name)
-__all__ = list(dict.fromkeys(n for m in _MODULES for n in m.__all__ if not _attached(getattr(m, n))))
+# The paper's vocabulary, in the order of the book; every other name is its module's (ddpm_lit.training.make_ema, say).
+# The command line (ddpm_lit.cli.main) is not part of the API.
+__all__ = ['NoiseSchedule', 'q_posterior_mean_variance', 'predict_x0_from_eps', 'predict_eps_from_x0', 'normal_kl',
+           'discretized_gaussian_log_likelihood', 'prior_bpd', 'vb_term_bpd', 'p_mean_variance', 'ddpm_step', 'ddpm_loss',
+           'score_from_eps', 'ddim_timesteps', 'ddim_step', 'respace', 'ddpm_sample', 'ddim_sample', 'sample_generators', 'slerp',
+           'ClassifierFreeGuidance', 'ClassifierGuidance', 'guided_eps_model', 'UNet', 'PRESETS', 'load_images', 'load_labels',
+           'prepare', 'to_model_range', 'to_uint8', 'DataError', 'load_model', 'load_checkpoint', 'CheckpointError',
+           'TrainConfig', 'train', 'Trainer', 'train_state', 'train_step', 'ConfigError', 'sample_images', 'evaluate_model',
+           'nll_bpd', 'fid', 'frechet_distance', 'feature_statistics', 'feature_extractor', 'DigitsFeatures',
+           'InceptionFeatures', 'save_fid_stats', 'load_fid_stats']

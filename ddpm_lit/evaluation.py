@@ -4,9 +4,10 @@
 __all__ = ['DIGITS_SETS', 'INCEPTION_WEIGHTS', 'INCEPTION_URL', 'INCEPTION_FID_SAMPLES', 'FEATURE_KINDS', 'SAMPLERS',
            'frechet_distance', 'FeatureError', 'cache_dir', 'digits_labels', 'split_indices', 'digits_split',
            'DigitsClassifier', 'train_digits_classifier', 'digits_classifier_path', 'digits_classifier',
-           'DigitsFeatures', 'InceptionFeatures', 'read_fid_stats', 'feature_statistics', 'fid', 'save_fid_stats',
-           'feature_kind_info', 'stats_features_fit', 'load_fid_stats', 'reference_claim_holds', 'nll_bpd',
-           'check_sampler', 'NonFiniteSamplesError', 'sample_images', 'feature_extractor', 'evaluate_model']
+           'DigitsFeatures', 'InceptionFeatures', 'read_fid_stats', 'feature_moments', 'feature_statistics', 'fid',
+           'save_fid_stats', 'feature_kind_info', 'stats_features_fit', 'load_fid_stats', 'reference_claim_holds',
+           'nll_bpd', 'check_sampler', 'NonFiniteSamplesError', 'rank_world', 'shard_map', 'sample_images',
+           'feature_extractor', 'evaluate_model']
 
 # %% ../nbs/12_evaluation.ipynb #58b7a429
 import hashlib
@@ -23,10 +24,10 @@ from .forward_process import NoiseSchedule
 from .elbo import prior_bpd, vb_term_bpd
 from .ddpm import p_mean_variance, VAR_TYPES
 from .data import load_images, load_labels, to_model_range, to_uint8
-from .sampling import ddpm_sample, ddim_sample, _model_input
+import torch.distributed as dist
+from .sampling import ddpm_sample, ddim_sample, sample_generators, _model_input, _randn, PRECISIONS
 from .guidance import check_labels
 from .checkpoint import atomic_write
-from .training import PRECISIONS
 
 # %% ../nbs/12_evaluation.ipynb #3dafda4e
 def _psd_sqrt(m:torch.Tensor) -> torch.Tensor:
@@ -139,6 +140,7 @@ def _digits_name(data:str) -> str: return f'{data}-classifier-v1'
 class DigitsFeatures:
     "Features of the digits classifier for a built-in digits set ('digits' or 'digits8x8')."
     standard_samples = None           # no published convention: as many samples as held-out images
+    batch_size = 500                  # images per forward pass
     def __init__(self, data:str='digits8x8', cache=None, device='cpu'):
         _check_digits_set(data)
         self.net = digits_classifier(data, cache).to(device)
@@ -158,8 +160,8 @@ class DigitsFeatures:
         return x[..., lo:lo + size, lo:lo + size]
 
     @torch.no_grad()
-    def __call__(self, images:torch.Tensor, batch_size:int=500, progress:bool=False) -> torch.Tensor:
-        x = self._input(images)
+    def __call__(self, images:torch.Tensor, batch_size:int=None, progress:bool=False) -> torch.Tensor:
+        x, batch_size = self._input(images), batch_size or self.batch_size
         starts = tqdm(range(0, len(x), batch_size), disable=not progress, desc='features', leave=False)
         return torch.cat([self.net.features(x[i:i + batch_size].to(self.device)).double().cpu() for i in starts])
 
@@ -192,6 +194,7 @@ def _inception_net(weights, device):
 class InceptionFeatures:
     "Inception-v3 pool features (2048) through torchmetrics: from a weights file, or torchmetrics' own cache and download."
     name, dim, standard_samples = 'inception-v3-compat-2048', 2048, INCEPTION_FID_SAMPLES
+    batch_size = 200                  # images per forward pass
     def __init__(self, weights=None, device='cpu'):
         if weights and not Path(weights).is_file():
             raise FeatureError(f'the Inception-v3 weights are not at {weights}; download {INCEPTION_URL} to that path '
@@ -200,8 +203,8 @@ class InceptionFeatures:
         self.device = device
 
     @torch.no_grad()
-    def __call__(self, images:torch.Tensor, batch_size:int=200, progress:bool=False) -> torch.Tensor:
-        x = images if images.dtype == torch.uint8 else to_uint8(images)
+    def __call__(self, images:torch.Tensor, batch_size:int=None, progress:bool=False) -> torch.Tensor:
+        x, batch_size = images if images.dtype == torch.uint8 else to_uint8(images), batch_size or self.batch_size
         if x.shape[1] == 1: x = x.repeat(1, 3, 1, 1)
         out = []
         for i in tqdm(range(0, len(x), batch_size), disable=not progress, desc='Inception features', leave=False):
@@ -288,6 +291,11 @@ def _fingerprint(images:torch.Tensor) -> str:
     h.update(x.numpy().tobytes())
     return h.hexdigest()[:20]
 
+def feature_moments(f:torch.Tensor) -> tuple:
+    "Mean and covariance (float64 numpy) of features f [N, D], one row per image."
+    f = f.numpy()
+    return f.mean(axis=0), np.cov(f, rowvar=False)
+
 def feature_statistics(features, images:torch.Tensor, cache=False, progress:bool=False):
     "Mean and covariance (float64 numpy) of features(images); cache=None or a folder reads/writes them there, False never; progress asks the features for a bar."
     path = None
@@ -297,8 +305,8 @@ def feature_statistics(features, images:torch.Tensor, cache=False, progress:bool
         if path.is_file():
             try: return read_fid_stats(path)[:2]
             except FeatureError: pass           # truncated or damaged: computed anew below, and the file written again
-    f = (features(images, progress=True) if progress else features(images)).numpy()
-    mu, sigma = f.mean(axis=0), np.cov(f, rowvar=False)
+    f = features(images, progress=True) if progress else features(images)
+    mu, sigma = feature_moments(f)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, lambda file: np.savez(file, mu=mu, sigma=sigma, n=len(f)))
@@ -398,7 +406,7 @@ def nll_bpd(
     schedule:NoiseSchedule,
     x0:torch.Tensor,                    # a batch of data in [-1, 1] on the 256-level grid, [B, ...]
     var_type:str='small',               # sigma_t^2 of the model's steps: 'small' or 'large'
-    generator:torch.Generator=None,     # source of the noise draws (on x0's device)
+    generator=None,                     # source of the noise draws (on x0's device): a torch.Generator, or one per example
     progress:bool=False,                # show a progress bar
 ) -> dict:
     "The bound of eq. eval-nll per example, in bits per dimension: 'total', 'prior' (L_T), 'decoder' (L_0), 'terms' [B, T]."
@@ -406,7 +414,7 @@ def nll_bpd(
     terms = torch.zeros(x0.shape[0], schedule.T, dtype=torch.float64, device=x0.device)
     for i in tqdm(range(schedule.T - 1, -1, -1), disable=not progress, desc='bound', leave=False):
         t = torch.full((x0.shape[0],), i, device=x0.device, dtype=torch.long)
-        noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+        noise = _randn(x0.shape, generator, x0.device, x0.dtype)
         x_t = schedule.q_sample(x0, t, noise)
         eps = eps_model(_model_input(eps_model, x_t), t).to(x0.dtype)
         mean, _, log_var, _ = p_mean_variance(schedule, eps, x_t, t, var_type)
@@ -445,6 +453,21 @@ def _non_finite_message(bad:int, drawn:int, n:int, guidance:float) -> str:
              "the network's predictions are not finite, which a diverged training run or damaged weights would explain")
     return f'{where} not finite (NaN or infinite pixels), so no score is computed from them: {cause}'
 
+def rank_world() -> tuple:
+    "(rank, world size) of this process in torchrun's process group; (0, 1) without one."
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+
+def shard_map(fn, n:int, batch_size:int, progress:bool=False, desc:str=None):
+    "fn(start, stop) -> tensor over the batches [start, stop) of n items, batch k computed by process k mod the world size; on rank 0 the results concatenated in order, on the others None."
+    rank, world = rank_world()
+    starts = range(0, n, batch_size)[rank::world]
+    mine = [(s, fn(s, min(s + batch_size, n))) for s in tqdm(starts, disable=not progress or rank != 0, desc=desc, leave=False)]
+    if world == 1: return torch.cat([x for _, x in mine])
+    parts = [None] * world if rank == 0 else None
+    dist.gather_object(mine, parts, dst=0)
+    if rank != 0: return None
+    return torch.cat([x for _, x in sorted((p for part in parts for p in part), key=lambda p: p[0])])
+
 @torch.no_grad()
 def sample_images(
     net,                                # the noise model; a ddpm_lit UNet gives the image shape through its config
@@ -456,7 +479,7 @@ def sample_images(
     eta:float=0.0,                      # DDIM's eta, from 0 (deterministic) to 1
     var:str='small',                    # DDPM's variance: 'small' (beta-tilde_t) or 'large' (beta_t)
     batch_size:int=256,                 # images drawn at once
-    seed:int=0,                         # seed of the one generator all batches draw from
+    seed:int=0,                         # sample i's noise comes from its own generator, seeded from (seed, i)
     device=None,                        # where to sample (default: the network's device)
     precision:str='auto',               # 'auto' (bf16 on CUDA, else fp32), 'fp32' or 'bf16'
     shape=None,                         # (C, H, W) of one image, for a network without a config
@@ -465,27 +488,27 @@ def sample_images(
     guidance:float=0.0,                 # classifier-free guidance scale w, eq. guid-cfg (needs y)
     clip:bool=True,                     # clamp to [-1, 1], the data's range; False returns the sampler's values as they are
 ) -> torch.Tensor:
-    "n samples (in [-1, 1] unless clip=False), float32 on the CPU, drawn in batches from one seeded generator; NonFiniteSamplesError at a batch with NaN or inf."
+    "n samples (in [-1, 1] unless clip=False), float32 on the CPU; sample i depends only on (seed, i), whatever the batch size and the number of processes (under torchrun the batches are shared out and the samples returned on rank 0, None elsewhere). NonFiniteSamplesError at a batch with NaN or inf."
     steps = check_sampler(schedule.T, sampler, steps, eta, var)
     if n < 1 or batch_size < 1: raise ValueError(f'n and batch_size must be at least 1, got {n} and {batch_size}')
     device = torch.device(device) if device is not None else _module_device(net)
     shape = tuple(shape) if shape is not None else tuple(net.config[k] for k in ('in_channels', 'image_size', 'image_size'))
     dtype = _autocast_dtype(precision, device)
     if y is not None: y = check_labels(y, n, getattr(net, 'num_classes', None))
-    g = torch.Generator(device).manual_seed(seed)
-    chunks = []
-    for i in tqdm(range(0, n, batch_size), disable=not progress, desc='sample', leave=False):
-        b = (min(batch_size, n - i), *shape)
-        labels = dict(y=y[i:i + b[0]].to(device), guidance=guidance) if y is not None else dict(guidance=guidance)
+    rank = rank_world()[0]
+    def draw(start:int, stop:int) -> torch.Tensor:
+        b, g = (stop - start, *shape), sample_generators(seed, range(start, stop), device)
+        labels = dict(y=y[start:stop].to(device), guidance=guidance) if y is not None else dict(guidance=guidance)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype is not None):
             if sampler == 'ddpm': x = ddpm_sample(net, schedule, b, generator=g, device=device, steps=steps, var_type=var,
-                                                  progress=progress, **labels)
-            else: x = ddim_sample(net, schedule, b, steps=steps, eta=eta, generator=g, device=device, progress=progress, **labels)
+                                                  progress=progress and rank == 0, **labels)
+            else: x = ddim_sample(net, schedule, b, steps=steps, eta=eta, generator=g, device=device, progress=progress and rank == 0, **labels)
         x = x.float().cpu()
         bad = int((~torch.isfinite(x.flatten(1))).any(dim=1).sum())      # checked before the clamp, which would hide an inf
-        if bad: raise NonFiniteSamplesError(_non_finite_message(bad, i + b[0], n, guidance))
-        chunks.append(x)
-    x = torch.cat(chunks)
+        if bad: raise NonFiniteSamplesError(_non_finite_message(bad, stop, n, guidance))
+        return x
+    x = shard_map(draw, n, batch_size, progress, 'sample')
+    if x is None: return None
     return x.clamp(-1, 1) if clip else x
 
 # %% ../nbs/12_evaluation.ipynb #1f695a83
@@ -495,13 +518,19 @@ def feature_extractor(data:str, kind:str='auto', cache=None, device='cpu', incep
     return DigitsFeatures(data, cache=cache, device=device) if kind == 'digits' else InceptionFeatures(inception_weights, device)
 
 # %% ../nbs/12_evaluation.ipynb #74d7164e
-def _bound(net, schedule, x, var, seed, device, progress=False) -> dict:
-    "The bound in bits/dim on images x (uint8), its standard error over the images, and its parts."
-    x0 = to_model_range(x).to(device)
-    r = nll_bpd(net, schedule, x0, var_type=var, generator=torch.Generator(device).manual_seed(seed), progress=progress)
-    se = r['total'].std().item() / len(x0) ** 0.5 if len(x0) > 1 else float('nan')
-    return {'bpd': r['total'].mean().item(), 'bpd_se': se, 'bpd_images': len(x0), 'bpd_prior': r['prior'].mean().item(),
-            'bpd_kl': r['terms'][:, 1:].sum(1).mean().item(), 'bpd_decoder': r['decoder'].mean().item()}
+def _bound(net, schedule, x, var, seed, device, batch_size:int=256, progress=False) -> dict:
+    "The bound in bits/dim on images x (uint8), its standard error over the images, and its parts; image i's noise from its own generator (seed, i), the batches shared out over the processes (the result on rank 0, None elsewhere)."
+    rank = rank_world()[0]
+    def part(start:int, stop:int) -> torch.Tensor:
+        r = nll_bpd(net, schedule, to_model_range(x[start:stop]).to(device), var_type=var,
+                    generator=sample_generators(seed, range(start, stop), device), progress=progress and rank == 0)
+        return torch.stack([r['total'], r['prior'], r['terms'][:, 1:].sum(1), r['decoder']], dim=1).cpu()
+    r = shard_map(part, len(x), batch_size)
+    if r is None: return None
+    total, prior, kl, decoder = r.unbind(1)
+    se = total.std().item() / len(x) ** 0.5 if len(x) > 1 else float('nan')
+    return {'bpd': total.mean().item(), 'bpd_se': se, 'bpd_images': len(x), 'bpd_prior': prior.mean().item(),
+            'bpd_kl': kl.mean().item(), 'bpd_decoder': decoder.mean().item()}
 
 def evaluate_model(
     net, schedule:NoiseSchedule,
@@ -521,9 +550,9 @@ def evaluate_model(
     guidance:float=0.0,                 # classifier-free guidance scale w of those samples, eq. guid-cfg
     progress:bool=False,                # progress bars for the sampling, the features and the bound
 ) -> dict:
-    "The evaluation protocol: FID of n samples beside its floor, the bound in bits/dim with its standard error, the class accuracy of labelled samples."
+    "The evaluation protocol: FID of n samples beside its floor, the bound in bits/dim with its standard error, the class accuracy of labelled samples. Under torchrun every process calls it, the sampling and the bound are shared out, and rank 0 returns the result (the others None)."
     if not (fid or bpd): raise ValueError('nothing to evaluate: ask for fid, bpd or both')
-    if fid and features is None: raise ValueError('fid needs a feature extractor')
+    if fid and features is None and rank_world()[0] == 0: raise ValueError('fid needs a feature extractor')
     steps = check_sampler(schedule.T, sampler, steps, eta, var)
     _, ref_idx, held_idx = split_indices(len(images))
     if fid: n = n or getattr(features, 'standard_samples', None) or len(held_idx)
@@ -531,18 +560,23 @@ def evaluate_model(
     if bpd and bpd_n < 1: raise ValueError(f'bpd_n must be at least 1, got {bpd_n}')
     if labels is not None and len(labels) != len(images): raise ValueError(f'{len(labels)} labels for {len(images)} images')
     device = torch.device(device) if device is not None else _module_device(net)
+    rank = rank_world()[0]                                    # under torchrun: samples and bound shared out, scores on rank 0
     out = {'reference_images': len(ref_idx), 'heldout_images': len(held_idx), 'steps': steps}
     if fid:
-        ref = reference if reference is not None else feature_statistics(features, images[ref_idx], cache=cache, progress=progress)
+        ref = reference
+        if ref is None and rank == 0: ref = feature_statistics(features, images[ref_idx], cache=cache, progress=progress)
         y = labels[held_idx].repeat(math.ceil(n / len(held_idx)))[:n] if labels is not None else None
         x = sample_images(net, schedule, n, sampler=sampler, steps=steps, eta=eta, var=var, batch_size=batch_size,
                           seed=seed, device=device, precision=precision, y=y, guidance=guidance, progress=progress)
-        distance = lambda imgs: frechet_distance(*feature_statistics(features, imgs, progress=progress), *ref)     # fid(), which the argument hides
-        out.update(features=features.name, fid=distance(x), fid_samples=n,
-                   fid_standard_samples=getattr(features, 'standard_samples', None),
-                   fid_floor=distance(images[held_idx[:n]]) if floor and n <= len(held_idx) else None)
-        if y is not None and hasattr(features, 'classify'):    # how often the classifier reads a sample as its label
-            hit = (features.classify(x) == y).double()
-            out.update(accuracy=hit.mean().item(), class_accuracy={k: hit[y == k].mean().item() for k in y.unique().tolist()})
-    if bpd: out.update(_bound(net, schedule, images[held_idx[:bpd_n]], var, seed, device, progress))
-    return out
+        if rank == 0:
+            distance = lambda imgs: frechet_distance(*feature_statistics(features, imgs, progress=progress), *ref)     # fid(), which the argument hides
+            out.update(features=features.name, fid=distance(x), fid_samples=n,
+                       fid_standard_samples=getattr(features, 'standard_samples', None),
+                       fid_floor=distance(images[held_idx[:n]]) if floor and n <= len(held_idx) else None)
+            if y is not None and hasattr(features, 'classify'):    # how often the classifier reads a sample as its label
+                hit = (features.classify(x) == y).double()
+                out.update(accuracy=hit.mean().item(), class_accuracy={k: hit[y == k].mean().item() for k in y.unique().tolist()})
+    if bpd:
+        b = _bound(net, schedule, images[held_idx[:bpd_n]], var, seed, device, batch_size, progress)
+        if rank == 0: out.update(b)
+    return out if rank == 0 else None

@@ -30,38 +30,44 @@ def test_readme_example_runs():
 
 
 PUBLIC = {
-    # forward process, posterior, bound, DDPM, DDIM, samplers
-    'NoiseSchedule', 'extract', 'check_timesteps', 'check_same_shape', 'schedule_array', 'q_posterior_mean_variance', 'predict_x0_from_eps',
-    'predict_eps_from_x0', 'normal_kl', 'discretized_gaussian_log_likelihood', 'mean_flat', 'prior_bpd', 'vb_term_bpd',
-    'VAR_TYPES', 'reverse_variance', 'p_mean_variance', 'ddpm_step', 'vlb_weight', 'ddpm_loss', 'score_from_eps',
-    'SPACINGS', 'ddim_timesteps', 'ddim_step', 'respace', 'ddpm_sample', 'ddim_sample', 'slerp',
-    # guidance
-    'classifier_grad', 'ClassifierGuidance', 'ClassifierFreeGuidance', 'check_labels', 'guided_eps_model', 'GaussianMixture',
-    # the U-Net and the data
-    'PRESETS', 'timestep_embedding', 'group_norm', 'zero_init', 'ResBlock', 'AttnBlock', 'Downsample', 'Upsample', 'UNet',
-    'IMAGE_SUFFIXES', 'BUILTIN', 'HOW_TO_GET', 'DataError', 'load_digits_mnist', 'load_digits_8x8', 'read_idx_images',
-    'read_cifar10_batches', 'read_image_folder', 'load_images', 'prepare', 'to_model_range', 'to_uint8',
-    # training and checkpoints
-    'CHECKPOINT_FORMAT', 'COMPILE_MODES', 'TrainConfig', 'ConfigError', 'CheckpointError', 'NonFiniteLossError',
-    'atomic_write', 'save_checkpoint', 'load_checkpoint', 'check_config', 'make_schedule', 'image_grid', 'save_grid', 'train',
-    'model_from_checkpoint', 'DiskFullError', 'load_model', 'schedule_from_config', 'pid_alive', 'remove_stale_temporaries',
-    'CHOICES', 'DEVICES', 'FLIPS', 'PRESET_NAMES', 'SCHEDULES', 'SWITCHES', 'FIXED_ON_RESUME', 'config_help', 'TrainState',
-    'Trainer', 'train_step', 'drop_labels', 'make_ema', 'ema_warmup_multi_avg_fn', 'set_lr', 'resume_conflicts',
-    'update_ema', 'update_step', 'compile_state',
-    'acquire_lock', 'release_lock', 'output_folder', 'data_id',
-    # safe writing, interruption, and what a run folder holds
-    'WriteError', 'TMP_MARK', 'temporary_name', 'signals_deferred', 'Interrupted', 'MAX_SEED', 'RUN_FILES', 'RUN_MARK',
-    'claim_folder', 'trim_log', 'data_fingerprint', 'grid_scale', 'enlarge',
-    # labels
-    'load_labels', 'class_names', 'idx_label_file', 'read_idx_labels',
+    # the forward process, the posterior, the bound, DDPM and DDIM, the samplers
+    'NoiseSchedule', 'q_posterior_mean_variance', 'predict_x0_from_eps', 'predict_eps_from_x0', 'normal_kl',
+    'discretized_gaussian_log_likelihood', 'prior_bpd', 'vb_term_bpd', 'p_mean_variance', 'ddpm_step', 'ddpm_loss',
+    'score_from_eps', 'ddim_timesteps', 'ddim_step', 'respace', 'ddpm_sample', 'ddim_sample', 'sample_generators', 'slerp',
+    # guidance, the U-Net, the data
+    'ClassifierFreeGuidance', 'ClassifierGuidance', 'guided_eps_model', 'UNet', 'PRESETS', 'load_images', 'load_labels',
+    'prepare', 'to_model_range', 'to_uint8', 'DataError',
+    # a trained model, the trainer
+    'load_model', 'load_checkpoint', 'CheckpointError', 'TrainConfig', 'train', 'Trainer', 'train_state', 'train_step', 'ConfigError',
     # evaluation
-    'DIGITS_SETS', 'INCEPTION_WEIGHTS', 'INCEPTION_URL', 'INCEPTION_FID_SAMPLES', 'frechet_distance', 'FeatureError',
-    'cache_dir', 'digits_labels', 'split_indices', 'digits_split', 'DigitsClassifier', 'train_digits_classifier',
-    'digits_classifier', 'DigitsFeatures', 'InceptionFeatures', 'feature_statistics', 'fid', 'save_fid_stats',
-    'load_fid_stats', 'SAMPLERS', 'PRECISIONS', 'check_sampler', 'sample_images', 'FEATURE_KINDS', 'feature_extractor',
-    'evaluate_model', 'nll_bpd', 'NonFiniteSamplesError', 'read_fid_stats', 'feature_kind_info', 'stats_features_fit',
-    'reference_claim_holds', 'digits_classifier_path',
+    'sample_images', 'evaluate_model', 'nll_bpd', 'fid', 'frechet_distance', 'feature_statistics', 'feature_extractor',
+    'DigitsFeatures', 'InceptionFeatures', 'save_fid_stats', 'load_fid_stats',
 }
+
+
+def test_each_module_lists_its_own_names_only():
+    "A module's __all__ names what the module defines, never a name it imported from another module."
+    import ddpm_lit
+    for m in (ddpm_lit.forward_process, ddpm_lit.posterior, ddpm_lit.elbo, ddpm_lit.ddpm, ddpm_lit.ddim, ddpm_lit.sampling,
+              ddpm_lit.guidance, ddpm_lit.unet, ddpm_lit.data, ddpm_lit.checkpoint, ddpm_lit.training, ddpm_lit.evaluation):
+        for name in m.__all__:
+            obj = getattr(m, name)
+            home = getattr(getattr(obj, 'func', obj), '__module__', None)        # a cached_property: its function's
+            if home is not None and not isinstance(obj, (int, float, str, tuple, dict)): assert home == m.__name__, (m.__name__, name, home)
+
+
+def test_no_module_imports_from_a_module_above_it():
+    "The modules import downwards only: a module uses those below it (guidance, the next chapter's, lies below the samplers that apply it), never the package's __init__ or the command line."
+    import ast, ddpm_lit
+    from pathlib import Path
+    order = ['forward_process', 'posterior', 'elbo', 'ddpm', 'ddim', 'guidance', 'sampling', 'unet', 'data', 'checkpoint',
+             'training', 'evaluation', 'cli', '__main__']
+    for i, name in enumerate(order):
+        tree = ast.parse((Path(ddpm_lit.__file__).parent / f'{name}.py').read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                target = node.module or ''
+                assert target in order[:i], (name, 'imports', target or [a.name for a in node.names])
 
 
 def test_star_import_binds_the_public_api_only():
