@@ -59,5 +59,4 @@ def pytest_collection_modifyitems(session, config, items):
     "Run the slowest files first, each file's items together and in their own order."
     first = {}
     for i, item in enumerate(items): first.setdefault(_file(item), i)
-    rank = {id(item): i for i, item in enumerate(items)}
-    items.sort(key=lambda it: (-SECONDS.get(_file(it), SECONDS_OTHER), first[_file(it)], rank[id(it)]))
+    items.sort(key=lambda it: (-SECONDS.get(_file(it), SECONDS_OTHER), first[_file(it)]))    # stable: a file's items keep their order

@@ -14,23 +14,22 @@ The book's conditional model (`book_cond_model()`, for the chapter on guidance a
 the same run with labels: `--conditional --cond-drop 0.1 --out _runs/digits8x8_cond`.
 
 A finished run is kept between builds of the book while nothing that made it has changed: its folder holds
-`recipe.json`, a key made of the recipe, the source of the `ddpm_lit` modules that training runs (`training.py`
-and every module it imports, and theirs) and the version of torch. Where the key differs, or a run was
+`recipe.json`, a key made of the recipe, the code of the `ddpm_lit` modules that training runs (`training.py`
+and every module it imports, and theirs: their syntax trees without docstrings, so that a change of wording or
+layout keeps the run) and the version of torch. Where the key differs, or a run was
 left unfinished, the folder is removed and the run trained afresh. Several processes may ask for a model at
 once (the chapters run in parallel as tests): each waits on a lock file beside the run's folder, so the run
 is trained once and the others then load it.
 """
 import ast
 import dataclasses
-import fcntl
 import hashlib
 import json
-import os
 import shutil
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+from filelock import FileLock
 
 import ddpm_lit
 from ddpm_lit.training import TrainConfig, train
@@ -64,25 +63,23 @@ def training_sources(start:str='training') -> list:
     return sorted(package / f'{name}.py' for name in seen)
 
 
+def code_digest(path:Path) -> str:
+    "A digest of the code in the Python file `path`: its syntax tree without docstrings (comments and layout are not in the tree)."
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        body = getattr(node, 'body', None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+           and isinstance(body[0].value.value, str): node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
+
+
 def recipe_key(cfg:TrainConfig) -> dict:
-    "What decides the weights of the run `cfg`: its settings (but where it is written), the trainer's source files and torch's version; 'key' digests them."
+    "What decides the weights of the run `cfg`: its settings (but where it is written), the trainer's code and torch's version; 'key' digests them."
     recipe = {k: v for k, v in dataclasses.asdict(cfg).items() if k != 'out'}
-    sources = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in training_sources()}
+    sources = {p.name: code_digest(p) for p in training_sources()}
     made = {'recipe': recipe, 'sources': sources, 'torch': torch.__version__}
     key = hashlib.sha256(json.dumps(made, sort_keys=True, default=repr).encode()).hexdigest()
     return {'key': key, **made}
-
-
-@contextmanager
-def _waiting_lock(path:Path):
-    "Hold the kernel's lock on the file `path` (`fcntl.flock`), waiting for whoever holds it; it ends with its process."
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)                                            # closing releases the lock
 
 
 def _stored_key(out:Path):
@@ -93,7 +90,8 @@ def _stored_key(out:Path):
 def trained(cfg:TrainConfig):
     "The EMA network of the run `cfg`, its schedule and the checkpoint: the run on disk if it was trained under today's key, else trained afresh."
     out = Path(cfg.out)
-    with _waiting_lock(out.with_name(f'.{out.name}.lock')):   # beside the folder: the trainer locks `.lock` inside it
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(out.with_name(f'.{out.name}.lock')):         # beside the folder (the trainer locks `.lock` inside it); waits for its holder
         made = recipe_key(cfg)
         if _stored_key(out) != made['key']:
             shutil.rmtree(out, ignore_errors=True)              # another recipe, other code, or a run left unfinished

@@ -1,5 +1,3 @@
-import contextlib
-import fcntl
 import os
 import shutil
 import subprocess
@@ -8,19 +6,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@contextlib.contextmanager
-def _locked(path:Path):
-    "Hold the kernel's lock on the file `path`, waiting while another process holds it."
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 def _shared(tmp_path_factory, name:str):
@@ -40,7 +28,7 @@ def digits_cache(tmp_path_factory):
     shared = _shared(tmp_path_factory, 'cache')
     if shared is None: return tmp_path_factory.mktemp('cache')
     folder, lock = shared
-    with _locked(lock):
+    with FileLock(lock):
         from ddpm_lit.evaluation import digits_classifier, digits_classifier_path
         if not digits_classifier_path('digits8x8', folder).is_file():
             folder.mkdir(exist_ok=True)
@@ -74,7 +62,7 @@ def book(tmp_path_factory):
     shared = _shared(tmp_path_factory, 'book')
     if shared is None: return _build_book(tmp_path_factory.mktemp('book'))
     folder, lock = shared
-    with _locked(lock):
+    with FileLock(lock):
         done = folder / 'built'
         if not done.is_file():
             shutil.rmtree(folder, ignore_errors=True)

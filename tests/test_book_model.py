@@ -1,7 +1,7 @@
 """nbs/book_model.py keeps the book's trained models between builds while nothing that made them changed.
 
-The key of a run is its recipe (every setting but the folder it is written to), the source of the `ddpm_lit`
-modules that training runs, and torch's version. These tests replace training by a stand-in that writes a
+The key of a run is its recipe (every setting but the folder it is written to), the code of the `ddpm_lit`
+modules that training runs (their syntax trees without docstrings), and torch's version. These tests replace training by a stand-in that writes a
 checkpoint-shaped file and counts its calls, so they take a second, not the minutes of a real run.
 """
 import dataclasses
@@ -55,6 +55,17 @@ def test_key_follows_recipe_sources_and_torch_not_the_folder(monkeypatch, tmp_pa
     one = key(book_model.BOOK_RUN)
     src.write_text('x = 2\n')
     assert key(book_model.BOOK_RUN) != one
+    two = key(book_model.BOOK_RUN)
+    src.write_text('"A module docstring."\n# a comment\nx  =  2\n')               # wording and layout: the same code
+    assert key(book_model.BOOK_RUN) == two
+    src.write_text('def f():\n    "Implements eq. one."\n    return 2\nx = 2\n')
+    with_doc = key(book_model.BOOK_RUN)
+    src.write_text('def f():\n    "Implements eq. another."\n    return 2\nx = 2\n')
+    assert key(book_model.BOOK_RUN) == with_doc
+    src.write_text('def f():\n    "Implements eq. another."\n    return 3\nx = 2\n')
+    assert key(book_model.BOOK_RUN) != with_doc
+    src.write_text('def f():\n    "only a docstring"\nx = 2\n')
+    assert key(book_model.BOOK_RUN) not in (two, with_doc)                      # an emptied body is still a function
     monkeypatch.setattr(book_model.torch, '__version__', 'another')
     assert key(book_model.BOOK_RUN) != one
 
