@@ -42,7 +42,7 @@ def _describe(t):
 
 # %% ../nbs/01_forward_process.ipynb #82065f0c
 class NoiseSchedule:
-    "The betas of the forward process and every array derived from them, eqs. fwd-kernel to fwd-snr."
+    "The betas of the forward process and every array derived from them, eqs. fwd-kernel, fwd-telescope, fwd-marginal and fwd-snr."
     def __init__(self, betas):
         betas = torch.as_tensor(betas, dtype=torch.float64)
         if betas.dim() != 1 or len(betas) < 1:
