@@ -160,12 +160,13 @@ def read_notebook(path: Path, errors: list):
             m = _CHECKS.match(line)
             if m:
                 body = m.group(1).strip()
-                if not line.startswith('# checks: ') or not body:
+                if not line.startswith('# checks: ') or not body:            # a malformed line checks nothing
                     errors.append(f'{stem}, cell {code_no}: write the first line as "# checks: label, label", not {line!r}')
-                if not _ASSERTS.search(src):
+                elif not _ASSERTS.search(src):
                     errors.append(f'{stem}, cell {code_no}: names checks but asserts nothing')
-                for label in (x.strip() for x in body.split(',')):
-                    if label: checks.setdefault(label, []).append(c)
+                else:
+                    for label in (x.strip() for x in body.split(',')):
+                        if label: checks.setdefault(label, []).append(c)
             if _ASSERTS.search(src): test_cells.append(c)
     return equations, title, checks, test_cells
 
