@@ -20,6 +20,7 @@ def extract(
     out = a.to(x.device).gather(0, t.to(x.device, torch.long)).to(x.dtype)   # no copy when a is on x's device already
     return out.reshape(-1, *([1] * (x.dim() - 1)))
 
+# %% ../nbs/01_forward_process.ipynb #d80b6c4b
 def _host_readable(t:torch.Tensor) -> bool:
     "Whether `t`'s values can be read on the host for a check: on the CPU, outside a `torch.compile` graph."
     return t.device.type == 'cpu' and not torch.compiler.is_compiling()
