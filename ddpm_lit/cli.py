@@ -44,6 +44,7 @@ def seed(text:str) -> int:
     if not 0 <= v <= MAX_SEED: raise argparse.ArgumentTypeError(f'must be a whole number from 0 to 2**63 - 1, got {text}')
     return v
 
+# %% ../nbs/10_cli.ipynb #1e7b605e
 _NO_DEFAULT = '\u200b'                   # a help line that ends with this shows no default (an alias, or a default that says nothing)
 
 def add_config_options(parser:argparse.ArgumentParser, cls=TrainConfig) -> None:
@@ -83,6 +84,7 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
 def _command(sub, name:str, help:str, description:str=None):
     return sub.add_parser(name, help=help, description=description or help, formatter_class=_Help)
 
+# %% ../nbs/10_cli.ipynb #0bec0dfa
 def guidance_scale(text:str) -> float:
     "An argparse type: a classifier-free guidance scale w, a finite number >= 0."
     try: w = float(text)
@@ -98,6 +100,7 @@ def _count_option(q, help:str) -> None:
     "--num-samples, with --n as its short alias (torchrun reads --n as an abbreviation of its own options: use the long name there)."
     q.add_argument('--num-samples', '--n', dest='n', type=int, default=None, metavar='N', help=help)
 
+# %% ../nbs/10_cli.ipynb #ba07bad5
 def _sampling_options(q) -> None:
     q.add_argument('--ckpt', required=True, help='a checkpoint.pt written by ddpm-lit train (required)')
     q.add_argument('--sampler', default='ddim', choices=SAMPLERS, help='DDIM, or DDPM ancestral sampling')
@@ -218,6 +221,7 @@ def _check_processes(n:int) -> None:
     world = rank_world()[1]
     if n < world: raise ConfigError(f'--num-samples {n} is fewer than the {world} processes that share the sampling; give at least {world}, or start fewer processes')
 
+# %% ../nbs/10_cli.ipynb #9b4c04ca
 def _classes(a, ckpt:dict, label:int=None):
     "The class names of a conditional checkpoint (None for an unconditional one), refusing --label and --guidance where they cannot apply."
     k = (ckpt['config'].get('model') or {}).get('num_classes')
@@ -230,6 +234,7 @@ def _classes(a, ckpt:dict, label:int=None):
         raise ConfigError(f'--label must be one of the {k} classes of this model, 0 to {k - 1}, got {label}')
     return names
 
+# %% ../nbs/10_cli.ipynb #4d3619a6
 def _sample(a) -> int:
     out = _check_target(a.out, a.overwrite, IMAGE_SUFFIXES, reads=[a.ckpt])
     tensors = _check_target(out.with_suffix('.pt'), a.overwrite, ('.pt',), reads=[a.ckpt]) if a.save_tensors else None
@@ -290,6 +295,7 @@ def _features(a, data:str, device):
               f'{digits_classifier_path(data, a.cache)})', file=sys.stderr, flush=True)
     return feature_extractor(data, a.features, a.cache, device, a.inception_weights)
 
+# %% ../nbs/10_cli.ipynb #58aaa475
 def _print_fid(a, r:dict, steps:int, stats_note:str, scales:dict=None, names=None) -> None:
     "The FID line and its floor; for a conditional model, the settings once, then one line per guidance scale (`scales`, w: result)."
     fewer = (f"; fewer than the {r['fid_standard_samples']:,} samples of published FIDs, so not comparable with them"

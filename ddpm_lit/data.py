@@ -36,6 +36,7 @@ def load_digits_8x8() -> torch.Tensor:
     from sklearn.datasets import load_digits
     return torch.from_numpy(np.round(load_digits().images * 255 / 16).astype(np.uint8))[:, None]
 
+# %% ../nbs/08_data.ipynb #52e14619
 def _read_at_most(f, n:int) -> bytearray:
     "Up to n bytes of the open file f, read a mebibyte at a time: memory grows with the bytes that are there, not with n."
     out = bytearray()
@@ -47,6 +48,7 @@ def _read_at_most(f, n:int) -> bytearray:
 
 _DEFLATE_MAX_RATIO = 1032     # deflate (inside gzip) unpacks at most 1,032 bytes from each byte
 
+# %% ../nbs/08_data.ipynb #f7fe68d7
 def _read_idx(path, magic:int, what:str):
     "The header (the sizes) and the data of an IDX file with this magic number, reading no further than the header promises."
     path = Path(path)
@@ -101,6 +103,7 @@ def _cifar_meta(folder) -> tuple:
     try: return tuple(n.decode() if isinstance(n, bytes) else n for n in names)
     except UnicodeDecodeError: raise DataError(f'{f} is not a CIFAR-10 meta file: a class name is not UTF-8 text') from None
 
+# %% ../nbs/08_data.ipynb #aa9de981
 def _check_batch(b, k:int, named:bool):
     "(pixels as uint8 [n, 3072], labels or None) of one unpickled batch; a string saying what is wrong where it does not hold what the format does."
     if not isinstance(b, dict): return f"it holds {_show(b)}, not a dict with b'data'"
@@ -142,6 +145,7 @@ def read_cifar10_batches(folder) -> torch.Tensor:
     "The CIFAR-10 training batches (data_batch_1..5) in `folder` as uint8 [N, 3, 32, 32]."
     return torch.from_numpy(np.concatenate([a.reshape(-1, 3, 32, 32) for a, _ in _cifar_batches(folder)]))
 
+# %% ../nbs/08_data.ipynb #eb0f9f07
 def _image_files(folder):
     """(files, labels or None, class names or None): the images in `folder`, or, when it holds none, those of its subfolders, one class per subfolder in sorted order.
     Names that start with '.' (hidden files and folders) are ignored. A class folder without images, and images beside class folders, are DataErrors."""
@@ -267,6 +271,7 @@ def _text(x):
     "A str as it is, and bytes (how Python 2 strings arrive) decoded as latin-1; anything else unchanged."
     return x.decode('latin1') if isinstance(x, bytes) else x
 
+# %% ../nbs/08_data.ipynb #40c5b2b2
 _NUMBER_DTYPES = ('u1', 'u2', 'u4', 'u8', 'i1', 'i2', 'i4', 'i8', 'f2', 'f4', 'f8', 'c8', 'c16')
 _NDARRAY = object()           # what the name numpy.ndarray stands for while unpickling: a token, not a class
 
@@ -298,6 +303,7 @@ class _Array:
             raise _Refused(f'holds a numpy array of shape {shape} and dtype {dtype.dtype} whose {len(raw)} bytes do not fill it')
         self.array = np.frombuffer(raw, dtype=dtype.dtype).reshape(shape, order='F' if fortran else 'C')
 
+# %% ../nbs/08_data.ipynb #4c10cff0
 def _reconstruct(subtype, shape, dtype):
     "numpy's _reconstruct(ndarray, (0,), b'b'), the first step in unpickling an array: an empty _Array for its state to fill."
     if subtype is not _NDARRAY: raise _Refused('asks numpy to make an array of some other class')
@@ -318,6 +324,7 @@ def _empty_bytes(*args):
     if args: raise _Refused('asks for bytes(...) of something; the format only writes bytes() that way')
     return b''
 
+# %% ../nbs/08_data.ipynb #ff8ce209
 class _Loadable:
     "What an admitted name stands for while unpickling: a call of `fn`, with nothing a pickle could change (no attributes, no state)."
     __slots__ = ('fn',)

@@ -32,6 +32,7 @@ def reverse_variance(schedule:NoiseSchedule, var_type:str='small'):
     if var_type == 'large': return schedule.betas, torch.log(schedule.betas)
     raise ValueError(f'var_type must be one of {VAR_TYPES}, got {var_type!r}')
 
+# %% ../nbs/04_eps_parameterisation.ipynb #5572f2d1
 def p_mean_variance(
     schedule:NoiseSchedule,
     eps:torch.Tensor,       # the model's noise prediction eps_theta(x_t, t)
@@ -51,6 +52,7 @@ def p_mean_variance(
         mean = (x_t - extract(schedule.eps_mean_coef, t, x_t) * eps) / extract(schedule.sqrt_alphas, t, x_t)
     return mean, extract(var, t, x_t).expand_as(x_t), extract(log_var, t, x_t).expand_as(x_t), x0_pred
 
+# %% ../nbs/04_eps_parameterisation.ipynb #dc5e554e
 def ddpm_step(
     schedule:NoiseSchedule,
     eps:torch.Tensor,          # the model's noise prediction eps_theta(x_t, t)
@@ -67,6 +69,7 @@ def ddpm_step(
     nonzero = (t != 0).to(x_t.dtype).reshape(-1, *([1] * (x_t.dim() - 1)))
     return mean + nonzero * torch.exp(0.5 * log_var) * noise
 
+# %% ../nbs/04_eps_parameterisation.ipynb #84bbcd00
 def vlb_weight(schedule:NoiseSchedule, var_type:str='small') -> torch.Tensor:
     "lambda_t = beta_t^2 / (2 sigma_t^2 alpha_t (1 - abar_t)) per step, eq. eps-weight; at index 0 a finite stand-in, since the bound's t = 1 term is the decoder L_0."
     var = torch.exp(reverse_variance(schedule, var_type)[1])     # 'small' uses the clipped variance, finite at t = 1

@@ -29,6 +29,7 @@ def _check_broadcast(*tensors, names):
         shapes = ', '.join(f'{n} {tuple(t.shape)}' for n, t in zip(names.split(), tensors))
         raise ValueError(f'shapes do not broadcast: {shapes}') from None
 
+# %% ../nbs/03_elbo.ipynb #1f45d77a
 def _log_cdf_diff(lo:torch.Tensor, hi:torch.Tensor) -> torch.Tensor:
     "log(Phi(hi) - Phi(lo)) for lo <= hi, accurate in both tails."
     # Right of 0 use the mirror image Phi(-lo) - Phi(-hi), so both terms stay small and distinct.
@@ -37,6 +38,7 @@ def _log_cdf_diff(lo:torch.Tensor, hi:torch.Tensor) -> torch.Tensor:
     log_b, log_a = torch.special.log_ndtr(b), torch.special.log_ndtr(a)
     return log_b + torch.log1p(-torch.exp(log_a - log_b).clamp(max=1.0))
 
+# %% ../nbs/03_elbo.ipynb #a9ffe09b
 def discretized_gaussian_log_likelihood(
     x:torch.Tensor,          # data in [-1, 1] on the 256-level grid (k / 127.5 - 1)
     means:torch.Tensor,      # the decoder's Gaussian means, broadcastable to x
@@ -53,6 +55,7 @@ def discretized_gaussian_log_likelihood(
     lo = torch.where(x < -1 + 1 / 255, -inf, (centered - 1 / 255) * inv_stdv)
     return _log_cdf_diff(lo, hi)
 
+# %% ../nbs/03_elbo.ipynb #c9f69872
 def mean_flat(x:torch.Tensor) -> torch.Tensor:
     "Mean over every dimension but the first (the batch)."
     return x.reshape(x.shape[0], -1).mean(dim=1)
@@ -63,6 +66,7 @@ def prior_bpd(schedule:NoiseSchedule, x0:torch.Tensor) -> torch.Tensor:
     mean, _, log_variance = schedule.q_mean_variance(x0, t)
     return mean_flat(normal_kl(mean, log_variance, torch.zeros_like(mean), torch.zeros_like(mean))) / math.log(2.0)
 
+# %% ../nbs/03_elbo.ipynb #2833412b
 def vb_term_bpd(
     schedule:NoiseSchedule,
     x0:torch.Tensor,                 # data [B, ...] in [-1, 1]

@@ -69,6 +69,7 @@ def digits_labels(name:str) -> torch.Tensor:
     _check_digits_set(name)
     return load_labels(name)
 
+# %% ../nbs/12_evaluation.ipynb #af1f512b
 def split_indices(n:int, seed:int=0):
     "A fixed split of range(n) into (fit, reference, held-out) indices, 60/20/20%, the same every time."
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
@@ -80,6 +81,7 @@ def digits_split(name:str, seed:int=0):
     x, y = load_images(name), digits_labels(name)
     return tuple((x[i], y[i]) for i in split_indices(len(x), seed))
 
+# %% ../nbs/12_evaluation.ipynb #fdda4e00
 _DIGITS_DIM = 64                  # the dimension of the digits classifier's features
 
 class DigitsClassifier(nn.Module):
@@ -115,6 +117,7 @@ def train_digits_classifier(name:str='digits8x8', steps:int=None, seed:int=0):
     with torch.no_grad(): accuracy = (net(to_model_range(xh)).argmax(1) == yh).float().mean().item()
     return net, accuracy
 
+# %% ../nbs/12_evaluation.ipynb #d425d58d
 def digits_classifier_path(name:str='digits8x8', cache=None) -> Path:
     "Where the classifier for a built-in digits set is kept once trained."
     return cache_dir(cache) / f'{name}-classifier-v1.pt'
@@ -240,6 +243,7 @@ def _stats_problem(mu:np.ndarray, sigma:np.ndarray):
         return f'sigma is not positive semi-definite: its smallest eigenvalue is {low:.2g} times its largest entry, below -{tol:.2g}'
     return None
 
+# %% ../nbs/12_evaluation.ipynb #f702154e
 def _record_entry(key:str, a:np.ndarray):
     "One entry of the record as a Python str or int; a string saying what is wrong with it otherwise."
     kinds, what = ('U', 'a single string') if _RECORD[key] is str else ('iu', 'a single integer')
@@ -254,6 +258,7 @@ def _record_entry(key:str, a:np.ndarray):
     if key == 'features' and not v: return None, 'its entry features is empty'
     return v, None
 
+# %% ../nbs/12_evaluation.ipynb #a759563a
 def read_fid_stats(path) -> tuple:
     "(mu, sigma, record) from a file of FID statistics, each checked before it is believed; FeatureError, one line naming the file, otherwise."
     def refuse(problem): return FeatureError(f'{path}: {problem}')
@@ -344,6 +349,7 @@ def save_fid_stats(
     if data_images is not None: record['data_images'] = int(data_images)
     atomic_write(path, lambda f: np.savez(f, mu=mu.astype(np.float64), sigma=sigma.astype(np.float64), **record), exclusive=exclusive)
 
+# %% ../nbs/12_evaluation.ipynb #6cdd5c23
 FEATURE_KINDS = ('auto', 'digits', 'inception')
 
 def _resolve_kind(data:str, kind:str) -> str:
@@ -357,6 +363,7 @@ def feature_kind_info(data:str, kind:str='auto') -> tuple:
     _check_digits_set(data)
     return _digits_name(data), _DIGITS_DIM
 
+# %% ../nbs/12_evaluation.ipynb #57bee00d
 def _holds(mu:np.ndarray, record:dict) -> tuple:
     "What a statistics file holds, in words, and the name of the features it is taken to be of (None: unknown)."
     d = len(mu)
@@ -386,6 +393,7 @@ def stats_features_fit(path, mu:np.ndarray, record:dict, name:str, dim:int, data
     if fingerprint and record.get('fingerprint') and record['fingerprint'] != fingerprint:
         raise FeatureError(f"{path} was made with other weights of {name} ({record['fingerprint']}) than the ones here ({fingerprint})")
 
+# %% ../nbs/12_evaluation.ipynb #0bdc4872
 def load_fid_stats(path, features) -> tuple:
     "(mu, sigma, record) from an .npz of FID statistics: read_fid_stats, then stats_features_fit against these features, weights included."
     mu, sigma, record = read_fid_stats(path)
@@ -453,6 +461,7 @@ def _non_finite_message(bad:int, drawn:int, n:int, guidance:float) -> str:
              "the network's predictions are not finite, which a diverged training run or damaged weights would explain")
     return f'{where} not finite (NaN or infinite pixels), so no score is computed from them: {cause}'
 
+# %% ../nbs/12_evaluation.ipynb #f21ad951
 def rank_world() -> tuple:
     "(rank, world size) of this process in torchrun's process group; (0, 1) without one."
     return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
@@ -468,6 +477,7 @@ def shard_map(fn, n:int, batch_size:int, progress:bool=False, desc:str=None):
     if rank != 0: return None
     return torch.cat([x for _, x in sorted((p for part in parts for p in part), key=lambda p: p[0])])
 
+# %% ../nbs/12_evaluation.ipynb #f0fcee8c
 @torch.no_grad()
 def sample_images(
     net,                                # the noise model; a ddpm_lit UNet gives the image shape through its config
@@ -532,6 +542,7 @@ def _bound(net, schedule, x, var, seed, device, batch_size:int=256, progress=Fal
     return {'bpd': total.mean().item(), 'bpd_se': se, 'bpd_images': len(x), 'bpd_prior': prior.mean().item(),
             'bpd_kl': kl.mean().item(), 'bpd_decoder': decoder.mean().item()}
 
+# %% ../nbs/12_evaluation.ipynb #aff3f088
 def evaluate_model(
     net, schedule:NoiseSchedule,
     images:torch.Tensor,                # the data, uint8 [N, C, H, W] at the network's size; split 60/20/20 by split_indices

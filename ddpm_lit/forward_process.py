@@ -20,6 +20,7 @@ def extract(
     out = a.to(x.device).gather(0, t.to(x.device, torch.long)).to(x.dtype)   # no copy when a is on x's device already
     return out.reshape(-1, *([1] * (x.dim() - 1)))
 
+# %% ../nbs/01_forward_process.ipynb #d80b6c4b
 def _host_readable(t:torch.Tensor) -> bool:
     "Whether `t`'s values can be read on the host for a check: on the CPU, outside a `torch.compile` graph."
     return t.device.type == 'cpu' and not torch.compiler.is_compiling()
@@ -42,7 +43,7 @@ def _describe(t):
 
 # %% ../nbs/01_forward_process.ipynb #82065f0c
 class NoiseSchedule:
-    "The betas of the forward process and every array derived from them, eqs. fwd-kernel to fwd-snr."
+    "The betas of the forward process and every array derived from them, eqs. fwd-kernel, fwd-telescope, fwd-marginal and fwd-snr."
     def __init__(self, betas):
         betas = torch.as_tensor(betas, dtype=torch.float64)
         if betas.dim() != 1 or len(betas) < 1:

@@ -155,7 +155,7 @@ class GaussianMixture:
         return self._score(x, *self._at(abar, len(x)), y)
 
     def eps_model(self, schedule:NoiseSchedule):
-        "The exact noise predictor eps(x_t, t, y=None) = -sqrt(1 - abar_t) score, eq. guid-eps-score, for every step of `schedule`."
+        "The exact noise predictor eps(x_t, t, y=None) = -sqrt(1 - abar_t) score, eq. eps-score, for every step of `schedule`."
         tables = self.levels(schedule.alphas_cumprod)                   # every step's Gaussians, once
         coef = schedule.sqrt_one_minus_alphas_cumprod
         def eps(x_t, t, y=None):

@@ -22,6 +22,7 @@ def _model_input(eps_model, x):
         if p is not None and p.dtype != x.dtype: return x.to(p.dtype)
     return x
 
+# %% ../nbs/06_sampling.ipynb #d215e5eb
 def _randn(shape, generator, device, dtype):
     "Standard normal noise of `shape` from one generator, or, given a list of generators, sample k's from generator k."
     if not isinstance(generator, (list, tuple)): return torch.randn(shape, generator=generator, device=device, dtype=dtype)
@@ -42,6 +43,7 @@ def _generator_device(generator, device):
     g = generator[0] if isinstance(generator, (list, tuple)) else generator
     return g.device if g is not None else 'cpu'
 
+# %% ../nbs/06_sampling.ipynb #db24d5f8
 def sample_generators(seed:int, indices, device='cpu') -> list:
     "One torch.Generator per sample, seeded from (seed, index) alone (numpy's SeedSequence mixes the pair), so sample i is the same whatever the batch or the process that draws it."
     import numpy as np
@@ -51,6 +53,7 @@ def sample_generators(seed:int, indices, device='cpu') -> list:
         out.append(torch.Generator(device).manual_seed(int(s[0]) << 32 | int(s[1])))
     return out
 
+# %% ../nbs/06_sampling.ipynb #f27a99c2
 def respace(schedule:NoiseSchedule, timesteps) -> NoiseSchedule:
     "The schedule of a sub-sequence of steps, eq. samp-respace: abar'_i = abar_{s_i}, beta'_i = 1 - abar_{s_i} / abar_{s_(i-1)}."
     ts = torch.as_tensor(timesteps, dtype=torch.long).reshape(-1).sort().values
@@ -59,6 +62,7 @@ def respace(schedule:NoiseSchedule, timesteps) -> NoiseSchedule:
     abar = schedule.alphas_cumprod[ts]
     return NoiseSchedule(1 - abar / torch.cat([abar.new_ones(1), abar[:-1]]))
 
+# %% ../nbs/06_sampling.ipynb #576e29a5
 @torch.no_grad()
 def ddpm_sample(
     eps_model,                          # callable eps_model(x_t, t) -> noise prediction shaped like x_t
@@ -99,6 +103,7 @@ def ddpm_sample(
         if return_trajectory: traj.append(x)
     return (x, torch.stack(traj)) if return_trajectory else x
 
+# %% ../nbs/06_sampling.ipynb #ffd7e209
 @torch.no_grad()
 def ddim_sample(
     eps_model,                          # callable eps_model(x_t, t) -> noise prediction shaped like x_t

@@ -343,6 +343,7 @@ def release_lock(path) -> None:
     Path(path).unlink(missing_ok=True)                      # removed while still locked, so no one takes a file on its way out
     os.close(fd)
 
+# %% ../nbs/09_training.ipynb #9434ba6f
 @contextlib.contextmanager
 def output_folder(out:Path):
     "Create `out` if needed and lock it for this run; on leaving, unlock it, and remove it if this run created it and left it empty."
@@ -363,6 +364,7 @@ def output_folder(out:Path):
             with contextlib.suppress(OSError):
                 if not any(p.iterdir()): p.rmdir()
 
+# %% ../nbs/09_training.ipynb #aa48f383
 RUN_MARK = '.ddpm_lit-run'                   # the note that marks a folder as a training run's
 RUN_FILES = ('log.csv', 'samples')          # what the trainer writes besides checkpoint.pt
 
@@ -378,6 +380,7 @@ def claim_folder(out:Path, resumed:bool) -> None:
         atomic_write(mark, lambda f: f.write(b'This folder is a ddpm_lit training run: checkpoint.pt, log.csv and samples/ are its files.\n'),
                      exclusive=True)
 
+# %% ../nbs/09_training.ipynb #fbbd06d6
 def trim_log(path:Path, step:int) -> int:
     "Drop the rows of log.csv after `step` (a run killed after logging a step its checkpoint does not hold); the number dropped."
     if not path.exists(): return 0
@@ -647,6 +650,7 @@ def uncompile(self:Trainer, model, param_groups:list, n_state:int, count_device)
     if not n_state: s.opt.state.clear()
     s.ema.n_averaged = s.ema.n_averaged.to(count_device)
 
+# %% ../nbs/09_training.ipynb #0ffea323
 @patch
 def early_report(self:Trainer) -> None:
     "Show the loss of step 1 and of step 10 (rank 0, with progress on), so a slow run says within seconds that it learns; log.csv is unchanged."
@@ -655,6 +659,7 @@ def early_report(self:Trainer) -> None:
     if self.bar is not None: self.bar.set_postfix(loss=f'{loss:.4f}')
     else: print(f'train: step {self.step}/{self.cfg.steps} loss {loss:.4f} (then every {self.cfg.log_every} steps)', file=sys.stderr, flush=True)
 
+# %% ../nbs/09_training.ipynb #2de3594b
 @patch
 def loop(self:Trainer) -> None:
     "Steps until cfg.steps: a batch, `train_step`, then the log, the checkpoint and the samples when they are due."
@@ -703,6 +708,7 @@ def run(self:Trainer) -> dict:
     finally:
         if handler is not None: signal.signal(signal.SIGTERM, handler)
 
+# %% ../nbs/09_training.ipynb #2ca34e36
 @patch
 def open_log(self:Trainer, resumed:bool) -> None:
     "Claim the output folder (`claim_folder`), drop log rows after the checkpoint's step, and start log.csv if there is none."
@@ -719,6 +725,7 @@ def kept(self:Trainer) -> str:
         return f'interrupted{at}, before the first checkpoint (every {self.cfg.ckpt_every} steps): nothing was saved'
     return f'interrupted{at}; {self.ckpt_path} holds step {self.saved_step}, and the same command resumes from there'
 
+# %% ../nbs/09_training.ipynb #f727f270
 @patch
 def timed_loop(self:Trainer) -> dict:
     "The loop with its progress bar and clocks; returns the summary of the run."
@@ -747,6 +754,7 @@ def summary(self:Trainer) -> dict:
             'compiled': self.compile, 'compile_seconds': self.compile_seconds,
             'checkpoint': str(self.ckpt_path), 'log': str(self.log_path), 'samples': str(grids[-1]) if grids else None}
 
+# %% ../nbs/09_training.ipynb #3498edba
 def train(
     cfg:TrainConfig,
     model:torch.nn.Module=None,   # a network to train instead of the preset (its output must match its input)

@@ -86,6 +86,7 @@ class Upsample(nn.Module):
         super().__init__(); self.conv = nn.Conv2d(ch, ch, 3, padding=1)
     def forward(self, x, emb=None): return self.conv(F.interpolate(x, scale_factor=2.0, mode='nearest'))
 
+# %% ../nbs/07_unet.ipynb #6d1d29d0
 class UNet(nn.Module):
     "The DDPM U-Net: UNet(...)(x [B, C, H, W], t LongTensor [B], y labels [B] if conditional) -> eps prediction shaped like x."
     def __init__(self,

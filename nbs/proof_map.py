@@ -1,0 +1,340 @@
+"""The proof map: from each labelled equation to the cells that check it, the functions that implement it, and the tests of those.
+
+Everything is read as text, nothing is run: the notebooks as JSON, the package's modules and `tests/*.py` with `ast`.
+The conventions it reads:
+
+- a labelled equation is a `{math}` block with `:label: name` in a markdown cell; one inside a `{prf:theorem}` block
+  is that theorem's statement;
+- an assertion cell names what it checks in its first line (after any `#|` directives): `# checks: fwd-marginal, fwd-sample`;
+- a docstring of the package names what its function implements as `eq. fwd-marginal`, or `eqs. post-mean and post-var`
+  (a list joined by commas and a final `and`);
+- an equation that needs no proof (a definition, an assumption, a rule quoted as the starting point) is declared in
+  `DECLARED` below, with its kind and one line of reason. Every other labelled equation must be named by a check.
+
+`proof_map(root)` returns a `ProofMap`; its `errors` list what breaks the conventions, and `markdown()` is the page.
+"""
+import ast
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The equations that are not proved, because there is nothing to prove: kind and reason.
+DECLARED = {
+    'gm-gan': ('definition', "the GAN's game and its value; the second form only renames the variable, x = G(z)"),
+    'fwd-blend': ('definition', 'one step of the forward process'),
+    'fwd-kernel': ('definition', 'names alpha_t and beta_t; the kernel is eq. fwd-blend under eq. fwd-vp'),
+    'fwd-snr': ('definition', 'the signal-to-noise ratio'),
+    'fwd-linear': ('definition', 'the linear schedule of Ho et al.'),
+    'fwd-cosine': ('definition', 'the cosine schedule of Nichol and Dhariwal'),
+    'post-reverse-bayes': ('rule', "Bayes' rule and the law of total probability, the starting point of the chapter"),
+    'elbo-reverse': ('definition', 'the reverse process: the model'),
+    'elbo-decoder': ('definition', 'the discretised decoder of the last step'),
+    'eps-mean': ('definition', "the model's mean, written like the posterior mean with a network for the noise"),
+    'eps-simple': ('definition', 'the unweighted loss, a choice'),
+    'eps-step': ('definition', 'the step of Algorithm 2'),
+    'eps-langevin': ('definition', 'the Langevin update'),
+    'tw-marginal': ('definition', 'the noisy marginal, the data blurred by the kernel of eq. fwd-marginal'),
+    'ddim-family': ('definition', 'the family of inference processes'),
+    'ddim-step-dist': ('definition', 'the steps of the family'),
+    'ddim-sigma': ('definition', 'the parameterisation of the family by eta'),
+    'sde-vp': ('definition', 'the SDE, the limit of eq. sde-step'),
+    'sde-vars': ('definition', 'the change of variables to (y, sigma)'),
+    'samp-slerp': ('definition', 'spherical interpolation'),
+    'guid-cg-eps': ('definition', 'classifier guidance with a learned classifier'),
+    'guid-cfg': ('definition', 'classifier-free guidance'),
+    'train-ema-warmup': ('definition', 'the warm-up of the decay of the average'),
+    'train-warmup': ('definition', 'the warm-up of the learning rate'),
+    'train-ema-update': ('definition', 'the update of the average'),
+    'eval-w2': ('definition', 'the Wasserstein-2 distance'),
+}
+
+LABEL = r'[a-z0-9]+(?:-[a-z0-9]+)+'
+_FENCE = re.compile(r'^(`{3,}|:{3,})\{([\w:-]+)\}\s*(.*)$')
+_CHECKS = re.compile(r'^#\s*checks?\b\s*:?(.*)$')
+_EQ_REF = re.compile(r'\beqs?\.\s+(\S+(?:(?:,\s+|,?\s+and\s+)\S+)*)')
+_ASSERTS = re.compile(r'\bassert\b|\btest_(?:eq|close|fail|ne|is)\b|assert_close|assert_allclose')
+
+
+@dataclass
+class Equation:
+    label: str
+    chapter: str                      # notebook stem, e.g. 01_forward_process
+    section: tuple                    # (heading text, slug) of the section that states it
+    theorem: str = ''                 # title of the prf:theorem it states, if any
+
+
+@dataclass
+class Cell:
+    chapter: str
+    number: int                       # among the notebook's code cells, from 1, as nbval numbers them
+    section: tuple
+    names: set = field(default_factory=set)   # names the cell refers to
+
+
+@dataclass
+class ProofMap:
+    equations: dict                   # label -> Equation, in book order
+    chapters: dict                    # stem -> title
+    checks: dict                      # label -> [Cell]
+    implements: dict                  # label -> [qualified function name]
+    tested: dict                      # qualified function name -> ([Cell], [(test file, test name)])
+    declared: dict
+    errors: list
+
+    def kind(self, label):
+        if label in self.declared: return self.declared[label][0]
+        return 'theorem' if self.equations[label].theorem else 'result'
+
+    def markdown(self) -> str:
+        return to_markdown(self)
+
+
+def slugify(title: str) -> str:
+    "The anchor MyST gives a heading: the text without its maths, lower case, as GitHub does."
+    text = re.sub(r'\$[^$]*\$', '', title)
+    text = re.sub(r'[`*]', '', text)
+    text = re.sub(r'\[([^\]]*)\]\([^)]*\)', r'\1', text)
+    return re.sub(r'[^\w\u4e00-\u9fff\- ]', '', text.lower().replace(' ', '-'))
+
+
+def _code_names(src: str) -> set:
+    "Names and attribute names a cell or function refers to; lines of IPython magic are dropped."
+    src = '\n'.join('' if l.lstrip().startswith(('%', '!')) else l for l in src.splitlines())
+    try: tree = ast.parse(src)
+    except SyntaxError: return set()
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name): out.add(node.id)
+        elif isinstance(node, ast.Attribute): out.add(node.attr)
+    return out
+
+
+def first_line(src: str) -> str:
+    "The first line of a cell after its `#|` directives."
+    for line in src.splitlines():
+        if not line.startswith('#|'): return line.strip()
+    return ''
+
+
+def read_notebook(path: Path, errors: list):
+    "Equations, chapter title, checks (label -> [Cell]) and test cells of one notebook."
+    nb = json.loads(path.read_text())
+    stem = path.stem
+    title, section, slugs = stem, ('', ''), set()
+    equations, checks, test_cells = [], {}, []
+    code_no = 0
+    for cell in nb['cells']:
+        src = ''.join(cell['source'])
+        if cell['cell_type'] == 'markdown':
+            stack = []
+            for line in src.splitlines():
+                m = _FENCE.match(line)
+                if m:
+                    stack.append((m.group(1), m.group(2), m.group(3).strip()))
+                    continue
+                if stack and line.strip() and set(line.strip()) == {stack[-1][0][0]} and len(line.strip()) >= len(stack[-1][0]):
+                    stack.pop()
+                    continue
+                lm = re.match(r'^\s*:label:\s*(\S+)\s*$', line)
+                if lm and stack and stack[-1][1] == 'math':
+                    theorem = next((t for _, name, t in reversed(stack[:-1]) if name == 'prf:theorem'), '')
+                    equations.append(Equation(lm.group(1), stem, section, theorem or ''))
+                    continue
+                hm = re.match(r'^(#{1,6})\s+(.*)$', line)
+                if hm and not stack:
+                    level, text = len(hm.group(1)), hm.group(2).strip()
+                    if level == 1: title = text
+                    if level <= 3:                       # myst_heading_anchors: 3
+                        slug, base, i = slugify(text), slugify(text), 1
+                        while slug in slugs: slug, i = f'{base}-{i}', i + 1
+                        slugs.add(slug)
+                        if level >= 2: section = (text, slug)
+        elif cell['cell_type'] == 'code':
+            code_no += 1
+            if src.startswith('#| export'): continue
+            c = Cell(stem, code_no, section, _code_names(src))
+            line = first_line(src)
+            m = _CHECKS.match(line)
+            if m:
+                body = m.group(1).strip()
+                if not line.startswith('# checks: ') or not body:            # a malformed line checks nothing
+                    errors.append(f'{stem}, cell {code_no}: write the first line as "# checks: label, label", not {line!r}')
+                elif not _ASSERTS.search(src):
+                    errors.append(f'{stem}, cell {code_no}: names checks but asserts nothing')
+                else:
+                    for label in (x.strip() for x in body.split(',')):
+                        if label: checks.setdefault(label, []).append(c)
+            if _ASSERTS.search(src): test_cells.append(c)
+    return equations, title, checks, test_cells
+
+
+def read_package(package: Path, errors: list):
+    "label -> [qualified name] from the docstrings, and the qualified names of every function and method."
+    implements, functions = {}, []
+    for path in sorted(package.glob('*.py')):
+        if path.name.startswith('_'): continue
+        tree = ast.parse(path.read_text())
+        defs = []
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                defs.append((node.name, node))
+                if isinstance(node, ast.ClassDef):
+                    defs += [(f'{node.name}.{m.name}', m) for m in node.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        for name, node in defs:
+            functions.append(name)
+            for label in docstring_labels(ast.get_docstring(node) or '', f'{path.name}: {name}', errors):
+                implements.setdefault(label, []).append(name)
+    return implements, functions
+
+
+def docstring_labels(doc: str, where: str, errors: list) -> list:
+    "The labels a docstring names as `eq. label` or `eqs. a, b and c`."
+    out = []
+    for m in _EQ_REF.finditer(doc):
+        for word in re.split(r',\s+|,?\s+and\s+', m.group(1)):
+            label = word.rstrip('.,;:)')
+            if not re.fullmatch(LABEL, label):
+                errors.append(f'{where}: "{m.group(0)}" does not name a label')
+                break
+            out.append(label)
+    return out
+
+
+def read_tests(tests: Path) -> dict:
+    "(file, test name) -> the names the test refers to, through the helpers of its own file and import aliases."
+    out = {}
+    for path in sorted(tests.glob('test_*.py')):
+        tree = ast.parse(path.read_text())
+        alias = {a.asname: a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for a in node.names if a.asname}
+        funcs = {n.name: n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        direct = {name: _code_names(ast.unparse(f)) for name, f in funcs.items()}
+
+        def reach(name, seen):
+            names = set(direct[name])
+            for other in direct[name] & funcs.keys():
+                if other not in seen: names |= reach(other, seen | {other})
+            return names
+        for name in funcs:
+            if name.startswith('test_'):
+                names = reach(name, {name})
+                out[(path.name, name)] = names | {alias[n] for n in names if n in alias}
+    return out
+
+
+def refers(names: set, function: str, unique: set) -> bool:
+    "Does a cell or test with these names use `function` (a method counts when its name is unique or its class is named)?"
+    if '.' not in function: return function in names
+    cls, meth = function.split('.')
+    return meth in names and (meth in unique or cls in names)
+
+
+def proof_map(root=ROOT, notebooks=None, package=None, tests=None, declared=None) -> ProofMap:
+    root = Path(root)
+    notebooks = sorted(Path(root, 'nbs').glob('[0-9]*.ipynb')) if notebooks is None else [Path(p) for p in notebooks]
+    declared = DECLARED if declared is None else declared
+    errors, equations, chapters, checks, test_cells = [], {}, {}, {}, []
+    for path in notebooks:
+        eqs, title, ch, tc = read_notebook(path, errors)
+        chapters[path.stem] = title
+        for e in eqs:
+            if e.label in equations: errors.append(f'{e.chapter}: label {e.label} is also in {equations[e.label].chapter}')
+            equations[e.label] = e
+        for label, cells in ch.items(): checks.setdefault(label, []).extend(cells)
+        test_cells += tc
+    implements, functions = read_package(Path(package or root / 'ddpm_lit'), errors)
+    test_names = read_tests(Path(tests or root / 'tests'))
+    methods = [f.split('.')[1] for f in functions if '.' in f]
+    unique = {m for m in methods if methods.count(m) == 1 and m not in functions}
+    tested = {}
+    for label, names in implements.items():
+        for f in names:
+            cells = [c for c in test_cells if refers(c.names, f, unique)]
+            files = [key for key, used in test_names.items() if refers(used, f, unique)]
+            tested[f] = (cells, files)
+    for label, cells in sorted(checks.items()):
+        if label not in equations:
+            errors.append(f'{", ".join(f"{c.chapter}, cell {c.number}" for c in cells)}: checks {label}, which is not a label')
+    for label, names in sorted(implements.items()):
+        if label not in equations: errors.append(f'docstring of {", ".join(names)}: eq. {label} is not a label')
+    for label in declared:
+        if label not in equations: errors.append(f'declared {label} is not a label')
+    for label, e in equations.items():
+        if label not in declared and not checks.get(label):
+            errors.append(f'{e.chapter}: eq. {label} is a {"theorem" if e.theorem else "result"} that no assertion cell names')
+    return ProofMap(equations, chapters, checks, implements, tested, declared, errors)
+
+
+def _section_link(chapter: str, section: tuple, text: str) -> str:
+    heading, slug = section
+    return f'[{text}]({chapter}.ipynb#{slug})' if slug else f'[{text}]({chapter}.ipynb)'
+
+
+def _cells(cells: list, here: str) -> str:
+    "Cells grouped by section: '§ Heading, cells 4 and 5', linked to the section."
+    groups = {}
+    for c in cells: groups.setdefault((c.chapter, c.section), []).append(c.number)
+    out = []
+    for (chapter, section), numbers in groups.items():
+        where = '' if chapter == here else f'{chapter.split("_")[0]} '
+        text = f'{where}§ {section[0] or "the opening"}'
+        out.append(f'{_section_link(chapter, section, text)}, {_numbers(numbers)}')
+    return '; '.join(out)
+
+
+def _numbers(numbers: list) -> str:
+    numbers = sorted(set(numbers))
+    return 'cell' + ('s ' if len(numbers) > 1 else ' ') + ', '.join(map(str, numbers[:-1])) + (' and ' if len(numbers) > 1 else '') + str(numbers[-1])
+
+
+def _test_cells(cells: list) -> str:
+    "Notebook test cells by chapter: '01, cells 14 and 16', the chapter linked."
+    by_chapter = {}
+    for c in cells: by_chapter.setdefault(c.chapter, []).append(c.number)
+    return '; '.join(f'[{ch.split("_")[0]}]({ch}.ipynb), {_numbers(n)}' for ch, n in by_chapter.items())
+
+
+def _tests(files: list, most: int = 3) -> str:
+    by_file = {}
+    for f, name in files: by_file.setdefault(f, []).append(name)
+    parts = []
+    for f, names in by_file.items():
+        shown = ', '.join(f'`{n}`' for n in names[:most])
+        parts.append(f'`tests/{f}`: {shown}' + (f' and {len(names) - most} more' if len(names) > most else ''))
+    return '; '.join(parts)
+
+
+def to_markdown(pm: ProofMap) -> str:
+    "The map as MyST Markdown: one paragraph per chapter, one item per labelled equation."
+    lines = []
+    n_checked = sum(1 for l in pm.equations if pm.checks.get(l) and l not in pm.declared)
+    n_declared = sum(1 for l in pm.equations if l in pm.declared)
+    lines.append(f'{len(pm.equations)} labelled equations: {n_checked} checked, {n_declared} declared to need no proof.')
+    if pm.errors: lines.append('\n**Errors:**\n\n' + '\n'.join(f'- {e}' for e in pm.errors))
+    chapter = None
+    for label, e in pm.equations.items():
+        if e.chapter != chapter:
+            chapter = e.chapter
+            lines.append(f'\n**{{doc}}`{chapter}`**\n')
+        kind = pm.kind(label)
+        head = f'- {{eq}}`{label}` `{label}`, {kind}'
+        if label in pm.declared: head += f': {pm.declared[label][1]}'
+        if e.theorem: head += f' ({e.theorem})'
+        head += f'; stated in {_section_link(e.chapter, e.section, "§ " + (e.section[0] or "the opening"))}.'
+        lines.append(head)
+        if pm.checks.get(label): lines.append(f'  - Checked by {_cells(pm.checks[label], e.chapter)}.')
+        elif label not in pm.declared: lines.append('  - **Not checked.**')
+        for f in pm.implements.get(label, []):
+            cells, files = pm.tested.get(f, ([], []))
+            where = [_test_cells(cells)] if cells else []
+            if files: where.append(_tests(files))
+            lines.append(f'  - Implemented by `{f}`' + (f'; tested in {"; ".join(where)}.' if where else '; no test calls it.'))
+    return '\n'.join(lines) + '\n'
+
+
+if __name__ == '__main__':
+    pm = proof_map()
+    print(pm.markdown())
+    print('\n'.join(pm.errors) or 'no errors')
