@@ -29,8 +29,8 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-# The book's models in nbs/_runs are kept between builds: nbs/book_model.py retrains one only when its recipe, the
-# trainer's source or torch's version has changed. The digits classifier's cache there is made afresh.
+# The book's models ship trained in nbs/book_runs: nbs/book_model.py retrains one (in place) only when its recipe,
+# the trainer's source or torch's version has changed. The digits classifier's cache in nbs/_runs/cache is made afresh.
 book: install
 	$(BIN)/nbdev_export
 	rm -rf _build/html _build/.doctrees nbs/_runs/cache
@@ -40,7 +40,7 @@ book: install
 check-sync: install
 	$(BIN)/python tools/check_sync.py
 
-# nbs/_runs holds the digits models the book trains once per run (see nbs/book_model.py): start afresh.
+# nbs/_runs holds the caches the notebooks write (the digits classifier and its statistics): start afresh.
 # One pytest-xdist worker per core (TEST_WORKERS), each file whole on one worker, the slowest files first
 # (conftest.py orders them; --no-loadscope-reorder keeps xdist from reordering them by their number of tests);
 # nbval's strict mode compares every stored output. No notebook cell is cut short before CI's own limit of 90

@@ -8,18 +8,23 @@ trainer's defaults never change the book's model: a fixed average decay of 0.995
 
     ddpm-lit train --data digits8x8 --config digits8x8 --steps 1500 --batch-size 128 --lr 1e-3 \
         --warmup 100 --ema-decay 0.995 --ema-warmup no --ckpt-every 500 --sample-every 0 --log-every 50 \
-        --device cpu --out _runs/digits8x8
+        --device cpu --out book_runs/digits8x8
 
 The book's conditional model (`book_cond_model()`, for the chapter on guidance and the command-line chapter) is
-the same run with labels: `--conditional --cond-drop 0.1 --out _runs/digits8x8_cond`.
+the same run with labels: `--conditional --cond-drop 0.1 --out book_runs/digits8x8_cond`.
 
-A finished run is kept between builds of the book while nothing that made it has changed: its folder holds
-`recipe.json`, a key made of the recipe, the code of the `ddpm_lit` modules that training runs (`training.py`
-and every module it imports, and theirs: their syntax trees without docstrings, so that a change of wording or
-layout keeps the run) and the version of torch. Where the key differs, or a run was
-left unfinished, the folder is removed and the run trained afresh. Several processes may ask for a model at
-once (the chapters run in parallel as tests): each waits on a lock file beside the run's folder, so the run
-is trained once and the others then load it.
+A finished run is kept while nothing that made it has changed: its folder holds `recipe.json`, a key made of the
+recipe, the code of the `ddpm_lit` modules that training runs (`training.py` and every module it imports, and
+theirs: their syntax trees without docstrings, so that a change of wording or layout keeps the run) and the version
+of torch. Where the key differs, or a run was left unfinished, the folder is removed and the run trained afresh.
+Several processes may ask for a model at once (the chapters run in parallel as tests): each waits on a lock file
+beside the run's folder, so the run is trained once and the others then load it.
+
+The two finished runs ship with the book, in `nbs/book_runs/` (11 MB each: the checkpoint, `log.csv` and
+`recipe.json`), so that a fresh clone builds the book and runs its tests without first spending about 13 CPU-minutes
+on training. They are what this code trains, and the tests say so: `tests/test_book_model.py` checks that each
+shipped key is today's key, and trains each recipe's first 50 steps to check that they log the shipped run's first
+loss. A change to the trainer changes the key, so the next build trains the runs afresh in place; commit them then.
 """
 import ast
 import dataclasses
@@ -35,7 +40,9 @@ import ddpm_lit
 from ddpm_lit.training import TrainConfig, train
 from ddpm_lit.checkpoint import load_model
 
-BOOK_RUN = TrainConfig(data='digits8x8', out=str(Path(__file__).resolve().parent / '_runs' / 'digits8x8'),
+BOOK_RUNS = Path(__file__).resolve().parent / 'book_runs'       # the finished runs, shipped with the book
+
+BOOK_RUN = TrainConfig(data='digits8x8', out=str(BOOK_RUNS / 'digits8x8'),
                        preset='digits8x8', steps=1500, batch_size=128, lr=1e-3, warmup=100, grad_clip=1.0,
                        ema_decay=0.995, ema_warmup='no', flip='auto', T=1000, schedule='linear', conditional=False,
                        ckpt_every=500, sample_every=0, log_every=50, seed=0, device='cpu', precision='fp32',

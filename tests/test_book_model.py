@@ -112,3 +112,38 @@ def test_a_second_caller_waits_for_the_first(fake, monkeypatch):
     assert got == ['trained 1', 'trained 1'] and len(fake.calls) == 1
     lock = Path(fake.cfg.out).with_name('.digits8x8.lock')
     assert lock.is_file() and not (Path(fake.cfg.out) / '.lock').exists()
+
+
+SHIPPED = [book_model.BOOK_RUN, book_model.BOOK_COND_RUN]
+
+
+@pytest.mark.parametrize('cfg', SHIPPED, ids=lambda cfg: Path(cfg.out).name)
+def test_the_shipped_run_is_todays(cfg):
+    "A run in nbs/book_runs carries the key of today's recipe, trainer and torch, so the book loads it rather than training."
+    out = Path(cfg.out)
+    assert out.parent == ROOT / 'nbs' / 'book_runs'
+    stored = json.loads((out / book_model.RECIPE_FILE).read_text())
+    made = json.loads(json.dumps(book_model.recipe_key(cfg), default=repr))
+    assert stored['key'] == made['key'], (f'{out.name} was trained under another key: '
+                                          f'{ {k: v for k, v in made["sources"].items() if stored["sources"].get(k) != v} }')
+    assert stored == made
+
+
+@pytest.mark.parametrize('cfg', SHIPPED, ids=lambda cfg: Path(cfg.out).name)
+def test_the_recipe_reproduces_the_shipped_runs_first_loss(cfg, tmp_path):
+    """The recipe, trained here for its first 50 steps, logs the shipped run's first row (the mean loss of steps 1 to 50)
+    to the six decimals of log.csv, and the shipped checkpoint is its last step with the recipe's settings: the shipped
+    weights come from this recipe, not from another run stored under its name. (The learning rate after the warm-up is
+    constant, so the first 50 steps do not depend on the number of steps.)"""
+    from ddpm_lit.checkpoint import load_checkpoint
+    from ddpm_lit.training import train
+    short = dataclasses.replace(cfg, out=str(tmp_path / 'run'), steps=50)
+    train(short)
+    first = lambda folder: (Path(folder) / 'log.csv').read_text().splitlines()[:2]
+    (head, row), (shipped_head, shipped_row) = first(short.out), first(cfg.out)
+    assert head == shipped_head
+    assert row.split(',')[:3] == shipped_row.split(',')[:3]                 # step, loss, lr (not the images per second)
+    ckpt, here = (load_checkpoint(Path(folder) / 'checkpoint.pt') for folder in (cfg.out, short.out))
+    assert ckpt['step'] == cfg.steps and here['step'] == 50
+    settings = lambda c: {k: v for k, v in c['config'].items() if k not in ('out', 'steps')}   # as the trainer resolved them
+    assert settings(ckpt) == settings(here)
