@@ -11,7 +11,9 @@ The conventions it reads:
 - an equation that needs no proof (a definition, an assumption, a rule quoted as the starting point) is declared in
   `DECLARED` below, with its kind and one line of reason. Every other labelled equation must be named by a check.
 
-`proof_map(root)` returns a `ProofMap`; its `errors` list what breaks the conventions, and `markdown()` is the page.
+`proof_map(root)` returns a `ProofMap`; its `errors` list what breaks the conventions, `markdown()` is the page of the
+map, and `tests_markdown()` is the page of the tests it cites (nbs/93_tests.ipynb), with the sources of those tests.
+A heading's anchor is the one MyST gives it (`myst_heading_anchors` in _config.yml), computed by MyST's own code.
 """
 import ast
 import json
@@ -19,7 +21,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+from markdown_it.renderer import RendererHTML
+from markdown_it.tree import SyntaxTreeNode
+from myst_parser.config.main import MdParserConfig
+from myst_parser.mdit_to_docutils.base import compute_unique_slug
+from myst_parser.parsers.mdit import create_md_parser
+
 ROOT = Path(__file__).resolve().parent.parent
+TESTS_PAGE = '93_tests'                # the notebook stem of the page that shows the tests the map cites
 
 # The equations that are not proved, because there is nothing to prove: kind and reason.
 DECLARED = {
@@ -83,6 +93,9 @@ class ProofMap:
     tested: dict                      # qualified function name -> ([Cell], [(test file, test name)])
     declared: dict
     errors: list
+    tests: dict = field(default_factory=dict)         # (test file, test name) -> CitedTest, for every test cited
+    notes: dict = field(default_factory=dict)         # test file -> first sentence of its module docstring
+    anchors: dict = field(default_factory=dict)       # (test file, test name) -> its anchor on the tests page
 
     def kind(self, label):
         if label in self.declared: return self.declared[label][0]
@@ -91,13 +104,40 @@ class ProofMap:
     def markdown(self) -> str:
         return to_markdown(self)
 
+    def tests_markdown(self) -> str:
+        return tests_markdown(self)[0]
 
-def slugify(title: str) -> str:
-    "The anchor MyST gives a heading: the text without its maths, lower case, as GitHub does."
-    text = re.sub(r'\$[^$]*\$', '', title)
-    text = re.sub(r'[`*]', '', text)
-    text = re.sub(r'\[([^\]]*)\]\([^)]*\)', r'\1', text)
-    return re.sub(r'[^\w\u4e00-\u9fff\- ]', '', text.lower().replace(' ', '-'))
+
+@dataclass
+class CitedTest:
+    file: str
+    name: str
+    first: int                        # first line in the file (its first decorator, if any), from 1
+    last: int
+    source: str                       # the lines first to last, as written
+    summary: str                      # the first sentence of its docstring, or ''
+
+
+# The book's Markdown parser, with the extensions of _config.yml: a heading's anchor is made from its text and inline
+# code only, so what the extensions read as maths (`$...$`) is left out of it, as it is when the book is built.
+_EXTENSIONS = yaml.safe_load((ROOT / '_config.yml').read_text())['parse']['myst_enable_extensions']
+_MD = create_md_parser(MdParserConfig(enable_extensions=set(_EXTENSIONS)), RendererHTML)
+
+
+def heading_anchor(text: str, taken: set) -> str:
+    """The anchor MyST gives a heading of this text on a page whose earlier headings have the anchors `taken`; it is
+    added to `taken`. MyST's own function makes it, with its rule for a repeated anchor (`tests`, `tests-1`, `tests-1-2`)."""
+    heading = SyntaxTreeNode(_MD.parse('# ' + text)).children[0]
+    slug = compute_unique_slug(heading, taken)
+    taken.add(slug)
+    return slug
+
+
+def first_sentence(text: str) -> str:
+    "The first sentence of a docstring, on one line."
+    text = ' '.join(text.split())
+    m = re.match(r'(.+?[.!?])(?=\s|$)', text)
+    return m.group(1) if m else text
 
 
 def _code_names(src: str) -> set:
@@ -120,7 +160,7 @@ def first_line(src: str) -> str:
 
 
 def read_notebook(path: Path, errors: list):
-    "Equations, chapter title, checks (label -> [Cell]) and test cells of one notebook."
+    "Equations, chapter title, checks (label -> [Cell]), test cells and the anchors of the headings of one notebook."
     nb = json.loads(path.read_text())
     stem = path.stem
     title, section, slugs = stem, ('', ''), set()
@@ -148,9 +188,7 @@ def read_notebook(path: Path, errors: list):
                     level, text = len(hm.group(1)), hm.group(2).strip()
                     if level == 1: title = text
                     if level <= 3:                       # myst_heading_anchors: 3
-                        slug, base, i = slugify(text), slugify(text), 1
-                        while slug in slugs: slug, i = f'{base}-{i}', i + 1
-                        slugs.add(slug)
+                        slug = heading_anchor(text, slugs)
                         if level >= 2: section = (text, slug)
         elif cell['cell_type'] == 'code':
             code_no += 1
@@ -168,7 +206,7 @@ def read_notebook(path: Path, errors: list):
                     for label in (x.strip() for x in body.split(',')):
                         if label: checks.setdefault(label, []).append(c)
             if _ASSERTS.search(src): test_cells.append(c)
-    return equations, title, checks, test_cells
+    return equations, title, checks, test_cells, slugs
 
 
 def read_package(package: Path, errors: list):
@@ -224,6 +262,24 @@ def read_tests(tests: Path) -> dict:
     return out
 
 
+def read_test_sources(tests: Path, keys) -> tuple:
+    """The source of each test in `keys` ((file, name), as `read_tests` finds them) and, for each file, the first
+    sentence of its module docstring."""
+    sources, notes = {}, {}
+    for file in sorted({f for f, _ in keys}):
+        text = (tests / file).read_text()
+        tree, lines = ast.parse(text), text.splitlines()
+        notes[file] = first_sentence(ast.get_docstring(tree) or '')
+        funcs = {n.name: n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        for f, name in keys:
+            if f != file: continue
+            node = funcs[name]
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            sources[(f, name)] = CitedTest(f, name, first, node.end_lineno, '\n'.join(lines[first - 1:node.end_lineno]),
+                                            first_sentence(ast.get_docstring(node) or ''))
+    return sources, notes
+
+
 def refers(names: set, function: str, unique: set) -> bool:
     "Does a cell or test with these names use `function` (a method counts when its name is unique or its class is named)?"
     if '.' not in function: return function in names
@@ -237,7 +293,7 @@ def proof_map(root=ROOT, notebooks=None, package=None, tests=None, declared=None
     declared = DECLARED if declared is None else declared
     errors, equations, chapters, checks, test_cells = [], {}, {}, {}, []
     for path in notebooks:
-        eqs, title, ch, tc = read_notebook(path, errors)
+        eqs, title, ch, tc, _ = read_notebook(path, errors)
         chapters[path.stem] = title
         for e in eqs:
             if e.label in equations: errors.append(f'{e.chapter}: label {e.label} is also in {equations[e.label].chapter}')
@@ -264,7 +320,11 @@ def proof_map(root=ROOT, notebooks=None, package=None, tests=None, declared=None
     for label, e in equations.items():
         if label not in declared and not checks.get(label):
             errors.append(f'{e.chapter}: eq. {label} is a {"theorem" if e.theorem else "result"} that no assertion cell names')
-    return ProofMap(equations, chapters, checks, implements, tested, declared, errors)
+    cited = {key for _, files in tested.values() for key in files}
+    sources, notes = read_test_sources(Path(tests or root / 'tests'), cited)
+    pm = ProofMap(equations, chapters, checks, implements, tested, declared, errors, sources, notes)
+    pm.anchors = tests_markdown(pm, Path(root, 'nbs', f'{TESTS_PAGE}.ipynb'))[1]
+    return pm
 
 
 def _section_link(chapter: str, section: tuple, text: str) -> str:
@@ -296,12 +356,18 @@ def _test_cells(cells: list) -> str:
     return '; '.join(f'[{ch.split("_")[0]}]({ch}.ipynb), {_numbers(n)}' for ch, n in by_chapter.items())
 
 
-def _tests(files: list, most: int = 3) -> str:
+def _test_link(pm: ProofMap, file: str, name: str) -> str:
+    anchor = pm.anchors.get((file, name))
+    return f'[`{name}`]({TESTS_PAGE}.ipynb#{anchor})' if anchor else f'`{name}`'
+
+
+def _tests(pm: ProofMap, files: list, most: int = 3) -> str:
+    "Test functions by file, each linked to its source on the tests page: '`tests/test_a.py`: `test_x`, `test_y`'."
     by_file = {}
     for f, name in files: by_file.setdefault(f, []).append(name)
     parts = []
     for f, names in by_file.items():
-        shown = ', '.join(f'`{n}`' for n in names[:most])
+        shown = ', '.join(_test_link(pm, f, n) for n in names[:most])
         parts.append(f'`tests/{f}`: {shown}' + (f' and {len(names) - most} more' if len(names) > most else ''))
     return '; '.join(parts)
 
@@ -329,9 +395,52 @@ def to_markdown(pm: ProofMap) -> str:
         for f in pm.implements.get(label, []):
             cells, files = pm.tested.get(f, ([], []))
             where = [_test_cells(cells)] if cells else []
-            if files: where.append(_tests(files))
+            if files: where.append(_tests(pm, files))
             lines.append(f'  - Implemented by `{f}`' + (f'; tested in {"; ".join(where)}.' if where else '; no test calls it.'))
     return '\n'.join(lines) + '\n'
+
+
+def _fence(source: str, char: str = '`') -> str:
+    "A fence longer than any run of `char` in the source."
+    return char * max([3] + [len(run) + 1 for run in re.findall(f'{re.escape(char)}+', source)])
+
+
+def tests_markdown(pm: ProofMap, page: Path = None) -> tuple:
+    """The tests page as MyST Markdown, and the anchor of each test on it: a heading per file of `tests/` with the
+    first sentence of its docstring, under it a heading per test that the map cites, in the order of the file, the
+    first sentence of the test's docstring, the functions of the map it refers to, and its source, folded.
+
+    The page's own headings (those of its Markdown cells, in `page`) come first, so each anchor is the one the built
+    page has."""
+    taken = set(read_notebook(page, [])[4]) if page is not None and page.exists() else set()
+    calls = {}
+    for f, (_, files) in pm.tested.items():
+        for key in files: calls.setdefault(key, []).append(f)
+    labels = {}
+    for label, names in pm.implements.items():
+        for f in names: labels.setdefault(f, []).append(label)
+    keys = sorted(pm.tests, key=lambda k: (k[0], pm.tests[k].first))
+    lines = [f'{len(keys)} test functions, in {len({f for f, _ in keys})} files, refer to a function that the proof map lists.']
+    anchors, file = {}, None
+    for key in keys:
+        t = pm.tests[key]
+        if t.file != file:
+            file = t.file
+            heading_anchor(f'`tests/{file}`', taken)
+            lines.append(f'\n## `tests/{file}`\n')
+            if pm.notes.get(file): lines.append(pm.notes[file])
+        anchors[key] = heading_anchor(f'`{t.name}`', taken)
+        lines.append(f'\n### `{t.name}`\n')
+        called = [f'`{f}` (' + ', '.join(f'{{eq}}`{l}`' for l in labels.get(f, [])) + ')' for f in calls[key]]
+        text = (t.summary + ' ' if t.summary else '') + 'It refers to ' + _join(called) + '.'
+        lines.append(text + '\n')
+        fence, colons = _fence(t.source), _fence(t.source, ':')
+        lines.append(f'{colons}{{dropdown}} Source: lines {t.first} to {t.last}\n{fence}python\n{t.source}\n{fence}\n{colons}')
+    return '\n'.join(lines) + '\n', anchors
+
+
+def _join(items: list) -> str:
+    return items[0] if len(items) == 1 else ', '.join(items[:-1]) + ' and ' + items[-1]
 
 
 if __name__ == '__main__':

@@ -2,6 +2,9 @@
 shows typeset equations and no raw TeX, and the MathJax it loads is a file of the built book itself
 (copied there by the `sphinx-mathjax-offline` extension, with no npm step).
 
+The links of the proof map and of the tests page, to sections, equations and tests of other pages, each lead to a
+page of the built book and to an element of it with that id.
+
 The book is built here from the notebooks' stored outputs (which `pytest --nbval nbs/` checks against
 a fresh run), so this test does not execute the notebooks a second time; the fixture `book` that
 builds it is in tests/conftest.py, shared with tests/test_book_layout.py.
@@ -9,6 +12,7 @@ builds it is in tests/conftest.py, shared with tests/test_book_layout.py.
 import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
@@ -129,3 +133,59 @@ def test_plumbing_cells_hidden(book):
     for name in chapter_pages():
         html = (book / f'{name}.html').read_text()
         assert 'default_exp' not in html, name
+
+
+# The pages whose links are followed: the proof map and the page of the tests it cites.
+LINKED_PAGES = ['nbs/92_proof_map', 'nbs/93_tests']
+
+
+def internal_links(html: Path, name: str) -> list[tuple[str, Path, str]]:
+    "(href, page it leads to, fragment) for each link of the page's article to a page of the book, itself included."
+    page = html / f'{name}.html'
+    article = BeautifulSoup(page.read_text(), 'html.parser').find('article')
+    out = []
+    for a in article.find_all('a', href=True):
+        url = urlsplit(a['href'])
+        if url.scheme or url.netloc: continue
+        target = (page.parent / unquote(url.path)).resolve() if url.path else page.resolve()
+        out.append((a['href'], target, unquote(url.fragment)))
+    return out
+
+
+def broken_links(html: Path, name: str) -> list[str]:
+    "The links of the page that lead to no page of the book, or to no element with the fragment as its id."
+    ids, broken = {}, []
+    for href, target, fragment in internal_links(html, name):
+        if not target.is_file() or not target.is_relative_to(html.resolve()):
+            broken.append(f'{name}: {href}: no such page')
+            continue
+        if not fragment: continue
+        if target not in ids:
+            ids[target] = {t['id'] for t in BeautifulSoup(target.read_text(), 'html.parser').find_all(id=True)}
+        if fragment not in ids[target]: broken.append(f'{name}: {href}: no element with id {fragment!r}')
+    return broken
+
+
+def test_links_of_the_proof_map_lead_somewhere(book):
+    for name in LINKED_PAGES:
+        assert not broken_links(book, name), '\n'.join(broken_links(book, name))
+    links = internal_links(book, 'nbs/92_proof_map')
+    to_tests = [(t, f) for _, t, f in links if t.name == '93_tests.html' and f]
+    assert len([f for _, _, f in links if f]) > 200 and len(to_tests) >= 6, 'the map has fewer links than it should'
+    assert any(f.startswith('equation-') for _, _, f in internal_links(book, 'nbs/93_tests'))
+
+
+def test_broken_links_are_found(tmp_path):
+    "A link to a missing page, to a missing id, or out of the book is reported; links that resolve are not."
+    (tmp_path / 'html' / 'nbs').mkdir(parents=True)
+    (tmp_path / 'outside.html').write_text('<p id="x">x</p>')
+    (tmp_path / 'html' / 'nbs' / 'b.html').write_text('<article><h2 id="sec">S</h2><span id="test-f"></span></article>')
+    (tmp_path / 'html' / 'nbs' / 'a.html').write_text(
+        '<nav><a href="gone.html">the sidebar is not read</a></nav><article id="top">'
+        '<a href="b.html#sec">1</a> <a href="b.html#test-f">2</a> <a href="#top">3</a> <a href="b.html">4</a>'
+        '<a href="https://example.org/b.html#nope">5</a> <a href="b.html#nope">6</a> <a href="c.html#sec">7</a>'
+        '<a href="#gone">8</a> <a href="../../outside.html#x">9</a></article>')
+    assert len(internal_links(tmp_path / 'html', 'nbs/a')) == 8
+    assert broken_links(tmp_path / 'html', 'nbs/a') == [
+        "nbs/a: b.html#nope: no element with id 'nope'", 'nbs/a: c.html#sec: no such page',
+        "nbs/a: #gone: no element with id 'gone'", 'nbs/a: ../../outside.html#x: no such page']

@@ -3,14 +3,16 @@ checked by an assertion cell that names it, or declared to need no proof; no che
 label that does not exist. The map is read from the files as text, so this takes a second or two.
 
 The second half feeds the reader a small synthetic book, with a result that nothing checks and wrong labels in a
-check and in a docstring, and shows that each is reported."""
+check and in a docstring, and shows that each is reported; its tests, in two files with a test of the same name, are
+shown on the tests page under distinct anchors, and the map links each test's name to its anchor. The anchors of
+headings are MyST's own, with its rule for a repeated heading."""
 import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'nbs'))
-from proof_map import DECLARED, proof_map  # noqa: E402
+from proof_map import DECLARED, heading_anchor, proof_map  # noqa: E402
 
 
 def test_every_result_is_checked_and_every_label_exists():
@@ -56,8 +58,11 @@ def test_the_checks_can_fail(tmp_path):
     (tmp_path / 'pkg' / 'mod.py').write_text('def f():\n    "One, eq. toy-def."\n    return 1\n\n'
                                               'def g():\n    "Two, eqs. toy-result and toy-nowhere."\n    return 2\n\n'
                                               'def h():\n    "Three, eq. 4."\n    return 3\n')
-    (tmp_path / 'tests' / 'test_mod.py').write_text('from pkg.mod import f as one\n\ndef _helper():\n    return one()\n\n'
-                                                    'def test_f():\n    assert _helper() == 1\n')
+    (tmp_path / 'tests' / 'test_mod.py').write_text('"""Tests of mod. A second sentence."""\nfrom pkg.mod import f as one\n\n'
+                                                    'def _helper():\n    return one()\n\n'
+                                                    '@mark\ndef test_f():\n    "Calls f. Through a helper."\n    assert _helper() == 1\n\n'
+                                                    'def test_other():\n    assert 1\n')
+    (tmp_path / 'tests' / 'test_more.py').write_text('from pkg.mod import f\n\ndef test_f():\n    assert f() == 1\n')
     pm = proof_map(tmp_path, notebooks=[tmp_path / 'nbs' / '01_toy.ipynb'], package=tmp_path / 'pkg',
                    tests=tmp_path / 'tests', declared={'toy-def': ('definition', 'x'), 'toy-gone': ('definition', 'y')})
     errors = '\n'.join(pm.errors)
@@ -72,6 +77,26 @@ def test_the_checks_can_fail(tmp_path):
     assert 'declared toy-gone is not a label' in errors
     assert pm.implements == {'toy-def': ['f'], 'toy-result': ['g'], 'toy-nowhere': ['g']}
     cells, files = pm.tested['f']
-    assert [c.number for c in cells] == [4] and files == [('test_mod.py', 'test_f')]   # through the alias and the helper
+    assert [c.number for c in cells] == [4] and set(files) == {('test_mod.py', 'test_f'), ('test_more.py', 'test_f')}
     page = pm.markdown()
     assert '{eq}`toy-result`' in page and '**Not checked.**' in page and '(01_toy.ipynb#section)' in page
+    # The tests page: the cited tests only, by file, with the first sentences of the docstrings and the source.
+    assert set(pm.tests) == {('test_mod.py', 'test_f'), ('test_more.py', 'test_f')}
+    t = pm.tests[('test_mod.py', 'test_f')]
+    assert (t.first, t.last, t.summary) == (7, 10, 'Calls f.') and t.source.startswith('@mark\ndef test_f():')
+    assert pm.notes == {'test_mod.py': 'Tests of mod.', 'test_more.py': ''}
+    assert pm.anchors == {('test_mod.py', 'test_f'): 'test_f', ('test_more.py', 'test_f'): 'test_f-1'}
+    tests_page = pm.tests_markdown()
+    assert tests_page.count('### `test_f`') == 2 and 'test_other' not in tests_page
+    assert 'Tests of mod.\n\n### `test_f`\n\nCalls f. It refers to `f` ({eq}`toy-def`).' in tests_page
+    assert ':::{dropdown} Source: lines 7 to 10\n```python\n' + t.source + '\n```\n:::' in tests_page
+    assert '[`test_f`](93_tests.ipynb#test_f)' in page and '[`test_f`](93_tests.ipynb#test_f-1)' in page
+
+
+def test_anchors_are_myst_s():
+    "Maths and markup are left out of an anchor, and a repeated heading is numbered as MyST numbers it."
+    taken = set()
+    anchors = [heading_anchor(t, taken) for t in ['Tests', 'Tests', 'Tests', 'The marginal $q(\\mathbf{x}_t)$',
+                                                  '`a_b` and *c*', '[A link](x.md) here']]
+    assert anchors == ['tests', 'tests-1', 'tests-1-2', 'the-marginal-', 'a_b-and-c', 'a-link-here']
+    assert heading_anchor('Tests', {'tests', 'tests-1', 'tests-1-2'}) == 'tests-1-2-3'
