@@ -3,7 +3,8 @@
 Every page of _toc.yml is opened in headless Chromium, offline, in a frame 1280 px wide and in one
 390 px wide (a frame, because headless Chromium will not make a window narrower than 500 px; the page's
 media queries see the frame's width, as they would a phone's screen). After MathJax has typeset the
-page, a script measures, for everything a reader sees (not what is folded in a closed toggle):
+page, a script measures, for everything a reader sees (not what is folded in a closed toggle; but the dropdowns
+that fold the sources of tests on the tests page are opened first, since a reader opens them to read the code):
 
 - each display equation (`mjx-container[display]` and the `div.math` around it, which holds the
   equation number): it must not be wider than its box. MathJax's box scrolls, so a long formula would
@@ -12,7 +13,8 @@ page, a script measures, for everything a reader sees (not what is folded in a c
 - each code-cell input and each code listing: its lines must fit the column. The book wraps long code
   lines (`_ext/book_style_static/book_style.css`), so a failure here means that style was lost.
   Cell outputs (printed tables, logs) keep their layout and may scroll sideways inside their block;
-  they are counted in the report but not failed;
+  they are counted in the report but not failed. A listing in a dropdown of a cell's Markdown output is code
+  of the text, and must fit;
 - the page as a whole: it must not scroll sideways.
 
 One Chromium run measures all pages at both widths: a driver page loads each page in turn into a frame
@@ -52,6 +54,8 @@ PROBE = r"""
   if (document.fonts) await document.fonts.ready;
   await wait(100);
   const art = document.querySelector('article.bd-article') || document.body;
+  for (const d of art.querySelectorAll('details.sd-dropdown')) d.open = true;
+  await wait(100);
   const shown = el => el.getClientRects().length > 0;     // false inside a closed <details>
   const tex = el => { try { return MathJax.startup.document.getMathItemsWithin(el)[0].math.trim().slice(0, 70); }
                       catch (e) { return el.textContent.trim().slice(0, 70); } };
@@ -74,7 +78,7 @@ PROBE = r"""
     if (!shown(el)) continue;
     const over = el.scrollWidth - el.clientWidth;
     if (over <= 1) continue;
-    if (el.closest('div.cell_output')) rep.outputs += 1;
+    if (el.closest('div.cell_output') && !el.closest('details.sd-dropdown')) rep.outputs += 1;
     else rep.code.push({code: el.textContent.trim().slice(0, 50), over});
   }
   rep.page_over = document.documentElement.scrollWidth - window.innerWidth;
