@@ -431,7 +431,7 @@ def tests_markdown(pm: ProofMap, page: Path = None) -> tuple:
             if pm.notes.get(file): lines.append(pm.notes[file])
         anchors[key] = heading_anchor(f'`{t.name}`', taken)
         lines.append(f'\n### `{t.name}`\n')
-        called = [f'`{f}` (' + ', '.join(f'{{eq}}`{l}`' for l in labels.get(f, [])) + ')' for f in calls[key]]
+        called = [f'`{f}` for ' + _join([f'{{eq}}`{l}`' for l in labels[f]]) for f in calls[key]]
         text = (t.summary + ' ' if t.summary else '') + 'It refers to ' + _join(called) + '.'
         lines.append(text + '\n')
         fence, colons = _fence(t.source), _fence(t.source, ':')

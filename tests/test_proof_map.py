@@ -88,7 +88,7 @@ def test_the_checks_can_fail(tmp_path):
     assert pm.anchors == {('test_mod.py', 'test_f'): 'test_f', ('test_more.py', 'test_f'): 'test_f-1'}
     tests_page = pm.tests_markdown()
     assert tests_page.count('### `test_f`') == 2 and 'test_other' not in tests_page
-    assert 'Tests of mod.\n\n### `test_f`\n\nCalls f. It refers to `f` ({eq}`toy-def`).' in tests_page
+    assert 'Tests of mod.\n\n### `test_f`\n\nCalls f. It refers to `f` for {eq}`toy-def`.' in tests_page
     assert ':::{dropdown} Source: lines 7 to 10\n```python\n' + t.source + '\n```\n:::' in tests_page
     assert '[`test_f`](93_tests.ipynb#test_f)' in page and '[`test_f`](93_tests.ipynb#test_f-1)' in page
 
