@@ -268,9 +268,20 @@ def process_group(device_pref:str='auto') -> tuple:
     world, local_rank = int(os.environ.get('WORLD_SIZE', '1')), int(os.environ.get('LOCAL_RANK', '0'))
     device = _device(device_pref, local_rank)
     if device.type == 'cuda': torch.cuda.set_device(device)
-    if world > 1 and not dist.is_initialized(): dist.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
+    if world > 1 and not dist.is_initialized():
+        backend, store = 'nccl' if device.type == 'cuda' else 'gloo', _attempt_store()
+        if store is None: dist.init_process_group(backend)
+        else: dist.init_process_group(backend, store=store, rank=int(os.environ['RANK']), world_size=world)
     if dist.is_initialized(): return dist.get_rank(), dist.get_world_size(), device
     return 0, 1, device
+
+def _attempt_store():
+    "torchrun's store under a prefix of this attempt (`TORCHELASTIC_RESTART_COUNT`) when torchrun shares its own store with the workers and started them all on this machine; else None (env://). torchrun keeps that store over restarts, so a restarted group would otherwise read the addresses of the processes it replaced."
+    env = os.environ
+    if env.get('TORCHELASTIC_USE_AGENT_STORE') != 'True' or env.get('LOCAL_WORLD_SIZE') != env.get('WORLD_SIZE'): return None
+    store = dist.TCPStore(env['MASTER_ADDR'], int(env['MASTER_PORT']), int(env['WORLD_SIZE']), is_master=False,
+                          timeout=dist.default_pg_timeout)
+    return dist.PrefixStore(f"ddpm_lit/attempt_{env.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
 
 def _device(pref:str, local_rank:int=0) -> torch.device:
     "The device that `pref` ('auto', 'cpu', 'cuda') names for the process of this `local_rank` on its machine."
