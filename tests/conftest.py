@@ -1,5 +1,7 @@
+import json
 import os
 import shutil
+import time
 import subprocess
 import sys
 from pathlib import Path
@@ -72,3 +74,30 @@ def book(tmp_path_factory):
     own = tmp_path_factory.mktemp('book') / 'html'
     shutil.copytree(folder / '_build' / 'html', own)
     return own
+
+
+@pytest.fixture(scope='session')
+def layout(book, tmp_path_factory):
+    """What one Chromium run finds on every page of the book at both widths: {(page, width): report} (see
+    tests/test_book_layout.py, whose probe measures the layout and reads the typesetting that tests/test_book.py checks).
+
+    Under pytest-xdist the first worker to ask runs Chromium under a lock and writes the reports to a shared file; the
+    others wait for it and read that file."""
+    from test_book_layout import PAGES, WIDTHS, run_layout
+
+    def measure():
+        start = time.time()
+        reports = run_layout(book, PAGES, tmp_path_factory.mktemp('layout'))
+        print(f'\nlayout of {len(PAGES)} pages at {len(WIDTHS)} widths measured in {time.time() - start:.0f} s')
+        return reports
+
+    shared = _shared(tmp_path_factory, 'layout')
+    if shared is None: return measure()
+    folder, lock = shared
+    with FileLock(lock):
+        found = folder / 'reports.json'
+        if not found.is_file():
+            folder.mkdir(exist_ok=True)
+            rows = [[name, w, rep] for (name, w), rep in measure().items()]
+            found.write_text(json.dumps(rows))
+    return {(name, w): rep for name, w, rep in json.loads(found.read_text())}

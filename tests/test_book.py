@@ -7,10 +7,11 @@ page of the built book and to an element of it with that id.
 
 The book is built here from the notebooks' stored outputs (which `pytest --nbval nbs/` checks against
 a fresh run), so this test does not execute the notebooks a second time; the fixture `book` that
-builds it is in tests/conftest.py, shared with tests/test_book_layout.py.
+builds it is in tests/conftest.py, shared with tests/test_book_layout.py. The pages are opened by the one
+Chromium run that also measures their layout (the fixture `layout`, there too): its probe reports, after MathJax has
+run, how many maths were typeset and the text a reader sees in the sidebar and the article.
 """
 import shutil
-import subprocess
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -44,40 +45,16 @@ def local_file(html: Path, page: Path, src: str) -> Path | None:
     return path if path.is_file() and path.is_relative_to(html.resolve()) else None
 
 
-def render(page: Path, tmp_path: Path) -> BeautifulSoup:
-    "The page's DOM after its scripts ran, in headless Chromium with every host name unresolvable."
-    cmd = [CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync',
-           f'--user-data-dir={tmp_path / "profile"}', '--host-resolver-rules=MAP * ~NOTFOUND',
-           '--virtual-time-budget=30000', '--dump-dom', page.as_uri()]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
-    assert res.returncode == 0 and res.stdout, res.stderr[-2000:]
-    return BeautifulSoup(res.stdout, 'html.parser')
-
-
-def sidebar_text(dom: BeautifulSoup) -> str:
-    "Text of the table of contents in the sidebar, without the typeset maths itself."
-    nav = dom.find(id='pst-primary-sidebar') or dom.find(class_='bd-sidebar-primary')
-    assert nav is not None, 'no sidebar on the page'
-    nav = BeautifulSoup(str(nav), 'html.parser')
-    for tag in nav.find_all(['script', 'style', 'mjx-container', 'mjx-assistive-mml']):
-        tag.decompose()
-    return nav.get_text(' ')
-
-
-def visible_prose(dom: BeautifulSoup) -> str:
-    "Text of the article, without code, scripts and the typeset maths itself."
-    article = dom.find('article') or dom.body
-    for tag in article.find_all(['script', 'style', 'pre', 'code', 'mjx-container', 'mjx-assistive-mml']):
-        tag.decompose()
-    for tag in article.find_all(class_=['cell_input', 'highlight']):
-        tag.decompose()
-    return article.get_text(' ')
+def rendered(layout, name: str) -> dict:
+    "What the layout run found on the page `name` at 1280 px, after its scripts ran, offline (see tests/conftest.py)."
+    rep = layout[(name, 1280)]
+    assert not rep.get('missing') and not rep.get('timeout') and 'typeset' in rep, f'{name} was not measured: {rep}'
+    return rep
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason='needs Debian chromium (make test installs it)')
 @pytest.mark.parametrize('name', chapter_pages())
-def test_page_typesets_offline(book, name, tmp_path):
+def test_page_typesets_offline(book, layout, name):
     page = book / f'{name}.html'
     assert page.exists(), f'{page} was not built'
     # MathJax comes from the book itself, never from a CDN, on every page (the sidebar has maths too).
@@ -85,24 +62,36 @@ def test_page_typesets_offline(book, name, tmp_path):
     assert mathjax and all(local_file(book, page, s) for s in mathjax), mathjax
     soup = BeautifulSoup(page.read_text(), 'html.parser')
     source_math = len(soup.select('.math'))
-    dom = render(page, tmp_path)
-    typeset = len(dom.find_all('mjx-container'))
-    assert typeset >= source_math, f'{name}: {source_math} maths in the source, {typeset} typeset'
-    nav = sidebar_text(dom)
+    rep = rendered(layout, name)
+    assert rep['typeset'] >= source_math, f'{name}: {source_math} maths in the source, {rep["typeset"]} typeset'
+    nav = rep['sidebar']
+    assert nav is not None, f'{name}: no sidebar on the page'
     assert 'Predicting the noise' in nav, f'{name}: no table of contents in the sidebar'
-    left = [mark for mark in RAW_TEX if mark in nav]
+    left = raw_tex(nav)
     assert not left, f'{name}: raw TeX left in the sidebar: {left}'
-    text = visible_prose(dom)
-    left = [mark for mark in RAW_TEX if mark in text]
+    assert len(rep['prose'].split()) >= 50, f'{name}: the probe read almost no prose: {rep["prose"][:200]!r}'
+    left = raw_tex(rep['prose'])
     assert not left, f'{name}: raw TeX left on the page: {left}'
 
 
+def raw_tex(text: str) -> list:
+    "The marks of TeX found in `text`."
+    return [mark for mark in RAW_TEX if mark in text]
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason='needs Debian chromium (make test installs it)')
-def test_chapters_have_maths_and_numbered_equations(book, tmp_path):
-    dom = render(book / 'nbs' / '01_forward_process.html', tmp_path)
-    assert len(dom.find_all('mjx-container')) > 50
-    assert len(dom.select('.eqno')) >= 10, 'labelled equations should carry numbers'
-    assert 'fwd-marginal' not in visible_prose(dom), 'an {eq} reference was left unresolved'
+def test_raw_tex_is_found(layout):
+    "The layout run's control page has TeX in a paragraph that MathJax does not typeset: the check above finds it."
+    from test_book_layout import CONTROL
+    assert raw_tex(rendered(layout, CONTROL)['prose']) == ['\\frac']
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason='needs Debian chromium (make test installs it)')
+def test_chapters_have_maths_and_numbered_equations(layout):
+    rep = rendered(layout, 'nbs/01_forward_process')
+    assert rep['typeset'] > 50
+    assert rep['eqnos'] >= 10, 'labelled equations should carry numbers'
+    assert 'fwd-marginal' not in rep['prose'], 'an {eq} reference was left unresolved'
 
 
 def test_mathjax_is_a_file_of_the_book(book):

@@ -17,7 +17,8 @@ that fold the sources of tests on the tests page are opened first, since a reade
   of the text, and must fit;
 - the page as a whole: it must not scroll sideways.
 
-One Chromium run measures all pages at both widths: a driver page loads each page in turn into a frame
+One Chromium run measures all pages at both widths (the fixture `layout` in tests/conftest.py, shared by the
+workers of a parallel run and by tests/test_book.py, which reads the typesetting from the same run): a driver page loads each page in turn into a frame
 of the width, the page's script posts its findings to the driver, and the driver writes them all into
 its own DOM, which `--dump-dom` returns. A control page with a deliberately over-wide equation and
 table is measured in the same run, so the test shows every time that it can fail.
@@ -28,7 +29,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -82,6 +82,15 @@ PROBE = r"""
     else rep.code.push({code: el.textContent.trim().slice(0, 50), over});
   }
   rep.page_over = document.documentElement.scrollWidth - window.innerWidth;
+  // What tests/test_book.py checks of the typesetting: maths typeset, equation numbers, and the text a reader sees in
+  // the sidebar and the article, without code and without the typeset maths (where raw TeX must not be left).
+  const text = (root, drop) => { const c = root.cloneNode(true); c.querySelectorAll(drop).forEach(e => e.remove());
+                                 return c.textContent; };
+  rep.typeset = document.querySelectorAll('mjx-container').length;
+  rep.eqnos = art.querySelectorAll('.eqno').length;
+  const nav = document.getElementById('pst-primary-sidebar') || document.querySelector('.bd-sidebar-primary');
+  rep.sidebar = nav ? text(nav, 'script, style, mjx-container, mjx-assistive-mml') : null;
+  rep.prose = text(art, 'script, style, pre, code, mjx-container, mjx-assistive-mml, .cell_input, .highlight');
   parent.postMessage({id: window.name, report: rep}, '*');
 })();
 """
@@ -114,9 +123,10 @@ const results = {};
 </script></body></html>
 """
 
-# Inserted into the control page's article: an equation and a table that fit no column.
+# Inserted into the control page's article: an equation and a table that fit no column, and raw TeX in prose.
 TOO_WIDE = ('<div class="math notranslate nohighlight">\\[' + ' + '.join(f'x_{{{i}}}^{{2}}' for i in range(90))
-            + '\\]</div><table class="table"><tr><td><div style="width: 3000px">a cell 3000 px wide</div></td></tr></table>')
+            + '\\]</div><table class="table"><tr><td><div style="width: 3000px">a cell 3000 px wide</div></td></tr></table>'
+            + '<p>TeX that nothing typesets: \\frac{a}{b}</p>')                  # for tests/test_book.py's check of raw TeX
 
 
 def probe_copy(html: Path, name: str, out_name: str, extra: str = '') -> str:
@@ -152,15 +162,6 @@ def run_layout(html: Path, names: list[str], tmp: Path) -> dict:
     assert pre is not None and pre.get_text().strip(), 'the driver page wrote no report: ' + res.stderr[-2000:]
     found = json.loads(pre.get_text())
     return {(name, w): found.get(f'{src}@{w}', {'missing': True}) for name, src in srcs.items() for w in WIDTHS}
-
-
-@pytest.fixture(scope='session')
-def layout(book, tmp_path_factory):
-    "Findings for every page of the book at both widths, from one Chromium run."
-    start = time.time()
-    reports = run_layout(book, PAGES, tmp_path_factory.mktemp('layout'))
-    print(f'\nlayout of {len(PAGES)} pages at {len(WIDTHS)} widths measured in {time.time() - start:.0f} s')
-    return reports
 
 
 def problems(rep: dict) -> list[str]:
