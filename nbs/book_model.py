@@ -16,14 +16,14 @@ the same run with labels: `--conditional --cond-drop 0.1 --out book_runs/digits8
 A finished run is kept while nothing that made it has changed: its folder holds `recipe.json`, a key made of the
 recipe, the code of the `ddpm_lit` modules that training runs (`training.py` and every module it imports, and
 theirs: their syntax trees without docstrings, so that a change of wording or layout keeps the run) and the version
-of torch. Where the key differs, or a run was left unfinished, the folder is removed and the run trained afresh.
+of torch, and the number of CPU threads it trains with. Where the key differs, or a run was left unfinished, the folder is removed and the run trained afresh.
 Several processes may ask for a model at once (the chapters run in parallel as tests): each waits on a lock file
 beside the run's folder, so the run is trained once and the others then load it.
 
 The two finished runs ship with the book, in `nbs/book_runs/` (11 MB each: the checkpoint, `log.csv` and
 `recipe.json`), so that a fresh clone builds the book and runs its tests without first spending about 13 CPU-minutes
 on training. They are what this code trains, and the tests say so: `tests/test_book_model.py` checks that each
-shipped key is today's key, and trains each recipe's first 50 steps to check that they log the shipped run's first
+shipped key is today's key, and trains each recipe's first 50 steps (with the same threads) to check that they log the shipped run's first
 loss. A change to the trainer changes the key, so the next build trains the runs afresh in place; commit them then.
 """
 import ast
@@ -52,6 +52,10 @@ BOOK_COND_RUN = dataclasses.replace(BOOK_RUN, out=str(Path(BOOK_RUN.out).with_na
                                     cond_drop=0.1)              # 0.1 is also the default; pinned, as the rest of the recipe is
 
 RECIPE_FILE = 'recipe.json'                                     # in the run's folder: the key it was trained under
+
+# The CPU's threads split some sums differently with another count, and over 1,500 steps that moves the weights (by up
+# to 4e-3 between one thread and two), so the runs train with this many, whatever the machine, and the key names it.
+BOOK_THREADS = 2
 
 
 def training_sources(start:str='training') -> list:
@@ -84,7 +88,7 @@ def recipe_key(cfg:TrainConfig) -> dict:
     "What decides the weights of the run `cfg`: its settings (but where it is written), the trainer's code and torch's version; 'key' digests them."
     recipe = {k: v for k, v in dataclasses.asdict(cfg).items() if k != 'out'}
     sources = {p.name: code_digest(p) for p in training_sources()}
-    made = {'recipe': recipe, 'sources': sources, 'torch': torch.__version__}
+    made = {'recipe': recipe, 'sources': sources, 'torch': torch.__version__, 'threads': BOOK_THREADS}
     key = hashlib.sha256(json.dumps(made, sort_keys=True, default=repr).encode()).hexdigest()
     return {'key': key, **made}
 
@@ -92,6 +96,14 @@ def recipe_key(cfg:TrainConfig) -> dict:
 def _stored_key(out:Path):
     try: return json.loads((out / RECIPE_FILE).read_text()).get('key')
     except (OSError, ValueError, AttributeError): return None
+
+
+def train_recipe(cfg:TrainConfig):
+    "Train the run `cfg` with `BOOK_THREADS` threads, then give the process back its own count."
+    before = torch.get_num_threads()
+    torch.set_num_threads(BOOK_THREADS)
+    try: train(cfg)
+    finally: torch.set_num_threads(before)
 
 
 def trained(cfg:TrainConfig):
@@ -102,7 +114,7 @@ def trained(cfg:TrainConfig):
         made = recipe_key(cfg)
         if _stored_key(out) != made['key']:
             shutil.rmtree(out, ignore_errors=True)              # another recipe, other code, or a run left unfinished
-            train(cfg)
+            train_recipe(cfg)
             (out / RECIPE_FILE).write_text(json.dumps(made, indent=1, sort_keys=True, default=repr) + '\n')
         return load_model(out / 'checkpoint.pt')
 

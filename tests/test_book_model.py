@@ -68,6 +68,19 @@ def test_key_follows_recipe_sources_and_torch_not_the_folder(monkeypatch, tmp_pa
     assert key(book_model.BOOK_RUN) not in (two, with_doc)                      # an emptied body is still a function
     monkeypatch.setattr(book_model.torch, '__version__', 'another')
     assert key(book_model.BOOK_RUN) != one
+    other_torch = key(book_model.BOOK_RUN)
+    monkeypatch.setattr(book_model, 'BOOK_THREADS', book_model.BOOK_THREADS + 1)
+    assert key(book_model.BOOK_RUN) != other_torch
+
+
+def test_a_run_trains_with_the_books_threads_and_gives_the_count_back(fake, monkeypatch):
+    "Whatever this process's thread count, the run trains with BOOK_THREADS, and the count is restored after."
+    seen, real = [], book_model.train
+    monkeypatch.setattr(book_model, 'train', lambda cfg: (seen.append(book_model.torch.get_num_threads()), real(cfg)))
+    before = book_model.torch.get_num_threads()
+    monkeypatch.setattr(book_model, 'BOOK_THREADS', before + 1)
+    book_model.trained(fake.cfg)
+    assert seen == [before + 1] and book_model.torch.get_num_threads() == before
 
 
 def test_a_run_is_trained_once_then_reused(fake):
@@ -136,9 +149,8 @@ def test_the_recipe_reproduces_the_shipped_runs_first_loss(cfg, tmp_path):
     weights come from this recipe, not from another run stored under its name. (The learning rate after the warm-up is
     constant, so the first 50 steps do not depend on the number of steps.)"""
     from ddpm_lit.checkpoint import load_checkpoint
-    from ddpm_lit.training import train
     short = dataclasses.replace(cfg, out=str(tmp_path / 'run'), steps=50)
-    train(short)
+    book_model.train_recipe(short)
     first = lambda folder: (Path(folder) / 'log.csv').read_text().splitlines()[:2]
     (head, row), (shipped_head, shipped_row) = first(short.out), first(cfg.out)
     assert head == shipped_head
