@@ -30,7 +30,7 @@ chromium:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 # The book's models ship trained in nbs/book_runs: nbs/book_model.py retrains one (in place) only when its recipe,
-# the trainer's source or torch's version has changed. The digits classifier's cache in nbs/_runs/cache is made afresh.
+# the trainer's source, torch's version or the threads it trains with have changed. The digits classifier's cache in nbs/_runs/cache is made afresh.
 book: install
 	$(BIN)/nbdev_export
 	rm -rf _build/html _build/.doctrees nbs/_runs/cache

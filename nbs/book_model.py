@@ -15,16 +15,18 @@ the same run with labels: `--conditional --cond-drop 0.1 --out book_runs/digits8
 
 A finished run is kept while nothing that made it has changed: its folder holds `recipe.json`, a key made of the
 recipe, the code of the `ddpm_lit` modules that training runs (`training.py` and every module it imports, and
-theirs: their syntax trees without docstrings, so that a change of wording or layout keeps the run) and the version
-of torch, and the number of CPU threads it trains with. Where the key differs, or a run was left unfinished, the folder is removed and the run trained afresh.
+theirs: their syntax trees without docstrings, so that a change of wording or layout keeps the run), the version of
+torch and the number of CPU threads it trains with. Where the key differs, or a run was left unfinished, the folder
+is removed and the run trained afresh.
 Several processes may ask for a model at once (the chapters run in parallel as tests): each waits on a lock file
 beside the run's folder, so the run is trained once and the others then load it.
 
 The two finished runs ship with the book, in `nbs/book_runs/` (11 MB each: the checkpoint, `log.csv` and
 `recipe.json`), so that a fresh clone builds the book and runs its tests without first spending about 13 CPU-minutes
 on training. They are what this code trains, and the tests say so: `tests/test_book_model.py` checks that each
-shipped key is today's key, and trains each recipe's first 50 steps (with the same threads) to check that they log the shipped run's first
-loss. A change to the trainer changes the key, so the next build trains the runs afresh in place; commit them then.
+shipped key is today's key, and trains each recipe's first 50 steps (with the same threads) to check that they log
+the shipped run's first loss. A change to the trainer changes the key, so the next build trains the runs afresh in
+place; commit them then.
 """
 import ast
 import dataclasses
@@ -85,7 +87,7 @@ def code_digest(path:Path) -> str:
 
 
 def recipe_key(cfg:TrainConfig) -> dict:
-    "What decides the weights of the run `cfg`: its settings (but where it is written), the trainer's code and torch's version; 'key' digests them."
+    "What decides the weights of the run `cfg`: its settings (but where it is written), the trainer's code, torch's version and the threads; 'key' digests them."
     recipe = {k: v for k, v in dataclasses.asdict(cfg).items() if k != 'out'}
     sources = {p.name: code_digest(p) for p in training_sources()}
     made = {'recipe': recipe, 'sources': sources, 'torch': torch.__version__, 'threads': BOOK_THREADS}

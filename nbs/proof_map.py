@@ -96,6 +96,7 @@ class ProofMap:
     tests: dict = field(default_factory=dict)         # (test file, test name) -> CitedTest, for every test cited
     notes: dict = field(default_factory=dict)         # test file -> first sentence of its module docstring
     anchors: dict = field(default_factory=dict)       # (test file, test name) -> its anchor on the tests page
+    tests_page: str = ''                              # the tests page, made with the anchors
 
     def kind(self, label):
         if label in self.declared: return self.declared[label][0]
@@ -105,7 +106,7 @@ class ProofMap:
         return to_markdown(self)
 
     def tests_markdown(self) -> str:
-        return tests_markdown(self)[0]
+        return self.tests_page
 
 
 @dataclass
@@ -323,7 +324,7 @@ def proof_map(root=ROOT, notebooks=None, package=None, tests=None, declared=None
     cited = {key for _, files in tested.values() for key in files}
     sources, notes = read_test_sources(Path(tests or root / 'tests'), cited)
     pm = ProofMap(equations, chapters, checks, implements, tested, declared, errors, sources, notes)
-    pm.anchors = tests_markdown(pm, Path(root, 'nbs', f'{TESTS_PAGE}.ipynb'))[1]
+    pm.tests_page, pm.anchors = tests_markdown(pm, Path(root, 'nbs', f'{TESTS_PAGE}.ipynb'))
     return pm
 
 

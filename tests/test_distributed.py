@@ -174,3 +174,27 @@ def test_a_killed_worker_restarts_and_finishes_the_same(tmp_path):
     assert [int(s) for s, _ in rows] == list(range(1, steps + 1))                  # no step logged twice, none missing
     assert rows == straight                                                           # the same losses as a run never killed
     assert not (tmp_path / 'killed' / '.lock').exists()
+
+
+def test_a_restarted_attempt_joins_under_its_own_prefix(monkeypatch):
+    """Under one torchrun that shares its store, the group's keys go under `ddpm_lit/attempt_<restart count>`, so a
+    restarted attempt never reads the keys (the Gloo addresses) of the attempt before it; elsewhere torch's env:// is
+    left to make the store."""
+    import torch.distributed as dist
+    from ddpm_lit.training import _attempt_store
+    agent = dist.TCPStore('127.0.0.1', 0, 1, is_master=True, wait_for_workers=False)     # what torchrun's agent holds
+    env = {'TORCHELASTIC_USE_AGENT_STORE': 'True', 'MASTER_ADDR': '127.0.0.1', 'MASTER_PORT': str(agent.port),
+           'WORLD_SIZE': '2', 'LOCAL_WORLD_SIZE': '2'}
+    for k, v in env.items(): monkeypatch.setenv(k, v)
+    agent.set('default_pg/0//cpu//0/0', 'the address of a process of attempt 0')
+    for attempt in ('1', '2'):
+        monkeypatch.setenv('TORCHELASTIC_RESTART_COUNT', attempt)
+        store = _attempt_store()
+        assert not store.check(['default_pg/0//cpu//0/0'])                       # the old attempt's key is not seen
+        store.set('default_pg/0//cpu//0/0', f'attempt {attempt}')
+        assert agent.get(f'ddpm_lit/attempt_{attempt}/default_pg/0//cpu//0/0') == f'attempt {attempt}'.encode()
+    monkeypatch.setenv('LOCAL_WORLD_SIZE', '1')                                  # several machines: their counts may differ
+    assert _attempt_store() is None
+    monkeypatch.setenv('LOCAL_WORLD_SIZE', '2')
+    monkeypatch.delenv('TORCHELASTIC_USE_AGENT_STORE')                          # not torchrun's shared store
+    assert _attempt_store() is None
