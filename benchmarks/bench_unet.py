@@ -167,8 +167,8 @@ def matmul_peak(device, dtype):
     return 2 * n**3 / sec / 1e12
 
 
-def sampling_throughput(device, n, batch, bf16, compile_mode, ddpm_n):
-    "Images/s of DDIM-50 over n images and of DDPM-1000 over ddpm_n images, in batches; peak memory."
+def sampling_throughput(device, n, batch, bf16, compile_mode, ddpm_n, ddim_steps=50):
+    "Images/s of DDIM with ddim_steps (50) over n images and of DDPM-1000 over ddpm_n images, in batches; peak memory."
     net = UNet.ddpm_cifar10().to(device).eval()
     if device.type == 'cuda': net = net.to(memory_format=torch.channels_last)
     model = torch.compile(net, mode=compile_mode) if compile_mode else net
@@ -178,12 +178,12 @@ def sampling_throughput(device, n, batch, bf16, compile_mode, ddpm_n):
         for i in range(0, total, batch):
             shape = (min(batch, total - i), 3, 32, 32)
             with ctx(): sampler(shape)
-    ddim = lambda shape: ddim_sample(model, sch, shape, steps=50, device=device)
+    ddim = lambda shape: ddim_sample(model, sch, shape, steps=ddim_steps, device=device)
     ddpm = lambda shape: ddpm_sample(model, sch, shape, device=device)
     out = {}
     with torch.inference_mode():
         run(ddim, min(batch, n))                                                # warm-up (and compilation)
-        for name, sampler, total in [('DDIM, 50 steps', ddim, n), ('DDPM, 1000 steps', ddpm, ddpm_n)]:
+        for name, sampler, total in [(f'DDIM, {ddim_steps} steps', ddim, n), ('DDPM, 1000 steps', ddpm, ddpm_n)]:
             if total == 0: continue
             if device.type == 'cuda': torch.cuda.reset_peak_memory_stats(device)
             sync(device); t0 = time.perf_counter(); run(sampler, total); sync(device)
@@ -224,9 +224,10 @@ def main():
     p.add_argument('--trainer-steps', type=int, default=None, help="steps of the trainer rows (0: none)")
     p.add_argument('--trainer-modes', nargs='+', default=None, choices=['eager', *COMPILE_MODES],
                    help='the trainer rows: eager, or compiled in these torch.compile modes')
-    p.add_argument('--sample-n', type=int, default=None, help='images for the DDIM-50 row (0: no sampling)')
+    p.add_argument('--sample-n', type=int, default=None, help='images for the DDIM row (0: no sampling)')
     p.add_argument('--ddpm-n', type=int, default=None, help='images for the DDPM-1000 row (0: none)')
     p.add_argument('--sample-batch', type=int, default=None)
+    p.add_argument('--sample-steps', type=int, default=50, help='DDIM steps of the sampling row (50, as published; fewer to check the wiring)')
     p.add_argument('--sample-compile', default='reduce-overhead', help="compile mode of the compiled sampling rows ('none': skip them)")
     p.add_argument('--skip-train', action='store_true', help='only the sampling table')
     p.add_argument('--profile', default=None, choices=list(MODES), help='also profile one training mode')
@@ -303,10 +304,10 @@ def main():
     if n:
         sb = a.sample_batch or (1000 if gpu else n)
         ddpm_n = a.ddpm_n if a.ddpm_n is not None else (min(n, sb) if gpu else 0)
-        print(f'\nSampling with ddpm_lit ({"bf16" if gpu else "fp32"}), batches of {sb}; DDIM-50 over {n} images, DDPM-1000 over {ddpm_n}:\n')
+        print(f'\nSampling with ddpm_lit ({"bf16" if gpu else "fp32"}), batches of {sb}; DDIM-{a.sample_steps} over {n} images, DDPM-1000 over {ddpm_n}:\n')
         print('| network | sampler | images/s | 50,000 images take | peak memory (GiB) |\n|---|---|---|---|---|')
         for label, cm in [('eager', None)] + ([] if a.sample_compile == 'none' else [(f'compile {a.sample_compile}', a.sample_compile)]):
-            for sname, (ips, mem) in sampling_throughput(device, n, sb, gpu, cm, ddpm_n).items():
+            for sname, (ips, mem) in sampling_throughput(device, n, sb, gpu, cm, ddpm_n, a.sample_steps).items():
                 print(f'| {label} | {sname} | {ips:,.1f} | {50_000 / ips / 60:,.1f} min | {gib(mem)} |' if ips >= 10 else
                       f'| {label} | {sname} | {ips:.3g} | {50_000 / ips / 3600:,.0f} h | {gib(mem)} |', flush=True)
             torch._dynamo.reset()

@@ -20,13 +20,13 @@ import torch
 import importlib.metadata
 from .data import DataError, BUILTIN, IMAGE_SUFFIXES, load_images, load_labels, prepare
 from .training import (TrainConfig, ConfigError, NonFiniteLossError, Interrupted, train, image_grid, grid_scale, enlarge,
-                               process_group, data_fingerprint, COMPILE_MODES, DEVICES, PRECISIONS, MAX_SEED, config_help)
+                               process_group, data_fingerprint, COMPILE_MODES, DEVICES, PRECISIONS, MAX_SEED, config_help,
+                               DIST_TIMEOUT, collective_failure, unanswered_ranks)
 from .checkpoint import READ_FORMATS, CheckpointError, atomic_write, model_from_checkpoint, load_checkpoint, schedule_from_config
 from .ddpm import VAR_TYPES
 from .evaluation import (rank_world, shard_map, FeatureError, NonFiniteSamplesError, FEATURE_KINDS, SAMPLERS, check_sampler, sample_images,
                                  evaluate_model, feature_extractor, feature_statistics, feature_moments, save_fid_stats, load_fid_stats,
-                                 read_fid_stats, feature_kind_info, stats_features_fit, reference_claim_holds, split_indices,
-                                 digits_classifier_path)
+                                 read_fid_stats, feature_kind_info, stats_features_fit, reference_claim_holds, split_indices)
 
 # %% ../nbs/10_cli.ipynb #6a891ff0
 _FLAGS = {'preset': ('--config', '--preset')}           # command-line names that differ from the field's
@@ -100,8 +100,21 @@ def _count_option(q, help:str) -> None:
     "--num-samples, with --n as its short alias (torchrun reads --n as an abbreviation of its own options: use the long name there)."
     q.add_argument('--num-samples', '--n', dest='n', type=int, default=None, metavar='N', help=help)
 
+def _seconds(text:str) -> int:
+    "An argparse type: a whole number of seconds >= 1."
+    try: v = int(text)
+    except ValueError: v = 0
+    if v < 1: raise argparse.ArgumentTypeError(f'must be a whole number of seconds >= 1, got {text}')
+    return v
+
+def _timeout_option(q) -> None:
+    "--dist-timeout for sample, evaluate and fid-stats (train has it from TrainConfig)."
+    q.add_argument('--dist-timeout', type=_seconds, default=DIST_TIMEOUT, metavar='SECONDS',
+                   help='under torchrun: seconds a process waits for the others at a collective; then the command stops, naming any that did not answer')
+
 # %% ../nbs/10_cli.ipynb #ba07bad5
 def _sampling_options(q) -> None:
+    _timeout_option(q)
     q.add_argument('--ckpt', required=True, help='a checkpoint.pt written by ddpm-lit train (required)')
     q.add_argument('--sampler', default='ddim', choices=SAMPLERS, help='DDIM, or DDPM ancestral sampling')
     q.add_argument('--steps', type=int, default=None, help='sampling steps (default: 50 for DDIM, T for DDPM)')
@@ -119,7 +132,6 @@ def _sampling_options(q) -> None:
 def _feature_options(q) -> None:
     q.add_argument('--features', default='auto', choices=FEATURE_KINDS, help='auto: the digits classifier for the built-in digits, Inception-v3 otherwise')
     q.add_argument('--inception-weights', default=None, help="path of weights-inception-2015-12-05-6726825d.pth (default: torchmetrics' cache, downloaded there once)")
-    q.add_argument('--cache', default=None, help='folder for cached classifiers and statistics (default: $DDPM_LIT_CACHE, else ~/.cache/ddpm_lit)')
 
 # %% ../nbs/10_cli.ipynb #eb7dd38e
 def _parser() -> argparse.ArgumentParser:
@@ -148,6 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     _guidance_option(e, True, 'for a conditional model, the guidance scales to measure FID and class accuracy at, one line each (default: 0; each a finite number >= 0)')
     e.add_argument('--ref-stats', default=None, help='FID reference statistics (.npz with mu and sigma, as from fid-stats, pytorch-fid or edm) to compare with, checked before any work (default: the reference part of the data, computed here)')
     _feature_options(e)
+    e.add_argument('--cache', default=None, help='folder for the cached statistics of the reference images (default: $DDPM_LIT_CACHE, else ~/.cache/ddpm_lit)')
     _sampling_options(e)
     f = _command(sub, 'fid-stats', 'write the FID reference statistics of a data set (.npz with mu and sigma)')
     f.add_argument('--data', required=True, help="'digits', 'digits8x8', or a folder/file of MNIST, CIFAR-10 or images (required)")
@@ -158,6 +171,7 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument('--device', default='auto', choices=DEVICES, help='auto: the GPU when there is one')
     f.add_argument('--overwrite', action='store_true', help='replace the file if it exists (never a checkpoint)')
     _feature_options(f)
+    _timeout_option(f)
     return p
 
 # %% ../nbs/10_cli.ipynb #071b8963
@@ -197,7 +211,7 @@ def _train_config(ckpt:dict) -> TrainConfig:
 
 def _load(a):
     "Checkpoint, its training config, schedule, device and network."
-    device = process_group(a.device)[2]
+    device = process_group(a.device, a.dist_timeout)[2]
     ckpt = load_checkpoint(a.ckpt)
     net, schedule = model_from_checkpoint(ckpt, ema=not a.raw_weights).to(device), schedule_from_config(ckpt['config']).to(device)
     if device.type == 'cuda': net = net.to(memory_format=torch.channels_last)
@@ -288,12 +302,8 @@ def _check_cache(folder) -> None:
     if not os.access(path, os.W_OK): raise ConfigError(f'cannot write in the cache folder {path}: permission denied; give --cache a writable folder')
 
 def _features(a, data:str, device):
-    "The FID features for `data`, saying first, on stderr, when the digits classifier behind them is trained (once; then cached)."
-    kind = feature_kind_info(data, a.features)[0]
-    if kind.endswith('-classifier-v1') and not digits_classifier_path(data, a.cache).is_file():
-        print(f'training the {data} classifier whose features FID compares (once, about a minute on a CPU; kept in '
-              f'{digits_classifier_path(data, a.cache)})', file=sys.stderr, flush=True)
-    return feature_extractor(data, a.features, a.cache, device, a.inception_weights)
+    "The FID features for `data`: the digits classifier that ships with the package, or Inception-v3."
+    return feature_extractor(data, a.features, device, a.inception_weights)
 
 # %% ../nbs/10_cli.ipynb #58aaa475
 def _print_fid(a, r:dict, steps:int, stats_note:str, scales:dict=None, names=None) -> None:
@@ -372,7 +382,7 @@ def _evaluate(a) -> int:
 
 # %% ../nbs/10_cli.ipynb #3203586d
 def _rank0_first(make):
-    "make() on rank 0 first, then on the other processes (which then find what rank 0 cached, such as a trained classifier)."
+    "make() on rank 0 first, then on the other processes (which then find what rank 0 fetched, such as Inception-v3's weights)."
     rank, world = rank_world()
     if world > 1 and rank != 0: torch.distributed.barrier()
     out = make()
@@ -381,8 +391,7 @@ def _rank0_first(make):
 
 def _fid_stats(a) -> int:
     out = _check_target(a.out, a.overwrite, ('.npz',))
-    _check_cache(a.cache)
-    device = process_group(a.device)[2]
+    device = process_group(a.device, a.dist_timeout)[2]
     images = load_images(a.data)
     if a.image_size or a.channels:
         images = prepare(images, a.image_size or images.shape[-1], a.channels or images.shape[1])
@@ -433,7 +442,14 @@ def main(argv=None) -> int:
         return fail(f'error: {e}', 1)
     except KeyboardInterrupt as e:                         # Ctrl-C or SIGTERM: a run says which checkpoint it keeps
         return fail(f"{e if isinstance(e, Interrupted) else 'interrupted; nothing was written'}", 130)
-    except torch.distributed.DistError as e:               # a process of the group failed or stopped answering
+    except RuntimeError as e:                              # a collective timed out or lost a process of the group
+        if not collective_failure(e): raise
+        silent, world = unanswered_ranks(), rank_world()[1]
+        if silent:
+            who = f"process{'es' * (len(silent) > 1)} {', '.join(map(str, silent))} of {world}"
+            kept = '; the last checkpoint is kept' if a.command == 'train' else ''
+            return fail(f'error: {who} stopped answering: the others waited {a.dist_timeout} s for it at a collective '
+                        f'(--dist-timeout) and stop{kept}', 1)
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         return fail(f'error: another process of the group failed or stopped answering ({first[:200]}); its own line says why', 1)
     except OSError as e:                                   # a file or folder the system refused: one line, not a traceback

@@ -11,6 +11,7 @@ __all__ = ['DIGITS_SETS', 'INCEPTION_WEIGHTS', 'INCEPTION_URL', 'INCEPTION_FID_S
 
 # %% ../nbs/12_evaluation.ipynb #58b7a429
 import hashlib
+import importlib.resources
 import math
 import os
 from pathlib import Path
@@ -58,7 +59,7 @@ class FeatureError(ValueError):
 DIGITS_SETS = ('digits', 'digits8x8')
 
 def cache_dir(path=None) -> Path:
-    "The folder for cached classifiers and feature statistics: `path`, else $DDPM_LIT_CACHE, else ~/.cache/ddpm_lit."
+    "The folder for cached feature statistics: `path`, else $DDPM_LIT_CACHE, else ~/.cache/ddpm_lit."
     return Path(path or os.environ.get('DDPM_LIT_CACHE') or Path.home() / '.cache' / 'ddpm_lit')
 
 def _check_digits_set(name:str):
@@ -98,8 +99,8 @@ class DigitsClassifier(nn.Module):
     def features(self, x): return self.body(x)
     def forward(self, x): return self.head(self.body(x))
 
-def train_digits_classifier(name:str='digits8x8', steps:int=None, seed:int=0):
-    "Train a DigitsClassifier on the fit part of a built-in digits set; returns it and its held-out accuracy."
+def train_digits_classifier(name:str='digits8x8', steps:int=None, seed:int=0, stop:int=None):
+    "Train a DigitsClassifier on the fit part of a built-in digits set; returns it, its held-out accuracy and the loss of each step (the first `stop` steps only, when given)."
     (xt, yt), _, (xh, yh) = digits_split(name)
     steps = steps or (800 if name == 'digits8x8' else 600)
     with torch.random.fork_rng(devices=[]):
@@ -108,31 +109,32 @@ def train_digits_classifier(name:str='digits8x8', steps:int=None, seed:int=0):
         opt = torch.optim.Adam(net.parameters(), lr=2e-3)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
         g = torch.Generator().manual_seed(seed)
-        x_all = to_model_range(xt)
-        for _ in range(steps):
+        x_all, losses = to_model_range(xt), []
+        for _ in range(min(steps, stop or steps)):
             idx = torch.randint(0, len(xt), (64,), generator=g)
             loss = nn.functional.cross_entropy(net(x_all[idx]), yt[idx])
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+            losses.append(loss.item())
     net.eval()
     with torch.no_grad(): accuracy = (net(to_model_range(xh)).argmax(1) == yh).float().mean().item()
-    return net, accuracy
+    return net, accuracy, losses
 
 # %% ../nbs/12_evaluation.ipynb #d425d58d
-def digits_classifier_path(name:str='digits8x8', cache=None) -> Path:
-    "Where the classifier for a built-in digits set is kept once trained."
-    return cache_dir(cache) / f'{name}-classifier-v1.pt'
+def digits_classifier_path(name:str='digits8x8') -> Path:
+    "The file of the trained classifier for a built-in digits set, shipped inside the package."
+    _check_digits_set(name)
+    return Path(str(importlib.resources.files('ddpm_lit'))) / 'weights' / f'{name}-classifier-v1.pt'
 
-def digits_classifier(name:str='digits8x8', cache=None) -> DigitsClassifier:
-    "The classifier for a built-in digits set, loaded from the cache folder or trained once and saved there."
-    path = digits_classifier_path(name, cache)
-    if path.is_file():
+def digits_classifier(name:str='digits8x8') -> DigitsClassifier:
+    "The trained classifier for a built-in digits set, as the package ships it."
+    path = digits_classifier_path(name)
+    try:
         state = torch.load(path, map_location='cpu', weights_only=True)
         net = DigitsClassifier(state['image_size']); net.load_state_dict(state['model'])
-        return net.eval()
-    net, accuracy = train_digits_classifier(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda f: torch.save({'image_size': net.image_size, 'model': net.state_dict(), 'heldout_accuracy': accuracy}, f))
-    return net
+    except Exception as e:
+        raise FeatureError(f'the {name} classifier that ships with ddpm_lit cannot be read from {path} ({type(e).__name__}); '
+                           'reinstall the package') from None
+    return net.eval()
 
 # %% ../nbs/12_evaluation.ipynb #06515e7c
 def _as_model_range(images:torch.Tensor) -> torch.Tensor:
@@ -144,9 +146,9 @@ class DigitsFeatures:
     "Features of the digits classifier for a built-in digits set ('digits' or 'digits8x8')."
     standard_samples = None           # no published convention: as many samples as held-out images
     batch_size = 500                  # images per forward pass
-    def __init__(self, data:str='digits8x8', cache=None, device='cpu'):
+    def __init__(self, data:str='digits8x8', device='cpu'):
         _check_digits_set(data)
-        self.net = digits_classifier(data, cache).to(device)
+        self.net = digits_classifier(data).to(device)
         self.device, self.name = device, _digits_name(data)
         self.dim = self.net.head.in_features
         weights = hashlib.sha256(b''.join(v.cpu().numpy().tobytes() for v in self.net.state_dict().values()))
@@ -522,10 +524,10 @@ def sample_images(
     return x.clamp(-1, 1) if clip else x
 
 # %% ../nbs/12_evaluation.ipynb #1f695a83
-def feature_extractor(data:str, kind:str='auto', cache=None, device='cpu', inception_weights=None):
+def feature_extractor(data:str, kind:str='auto', device='cpu', inception_weights=None):
     "The FID features for `data`: 'auto' is the digits classifier for a built-in digits set and Inception-v3 otherwise."
     kind = _resolve_kind(data, kind)
-    return DigitsFeatures(data, cache=cache, device=device) if kind == 'digits' else InceptionFeatures(inception_weights, device)
+    return DigitsFeatures(data, device=device) if kind == 'digits' else InceptionFeatures(inception_weights, device)
 
 # %% ../nbs/12_evaluation.ipynb #74d7164e
 def _bound(net, schedule, x, var, seed, device, batch_size:int=256, progress=False) -> dict:

@@ -57,7 +57,7 @@ def test_a_statistics_file_gives_the_in_memory_fid(digits_run, cache):
     in_memory = fid_numbers(out)
     assert len(in_memory) == 2
     code, out, err = run('fid-stats', '--data', 'digits8x8', '--split', 'reference', '--image-size', 28, '--out', 'ref.npz',
-                         '--cache', cache, '--device', 'cpu', cwd=digits_run)
+                         '--device', 'cpu', cwd=digits_run)
     assert code == 0, err
     with np.load(digits_run / 'ref.npz') as z:
         assert {'mu', 'sigma'} <= set(z.files) and z['mu'].shape == (64,) and z['sigma'].shape == (64, 64)
@@ -66,7 +66,7 @@ def test_a_statistics_file_gives_the_in_memory_fid(digits_run, cache):
     assert code == 0, err
     assert fid_numbers(out) == in_memory
     # Statistics of all the images are the published convention; the floor is then not measured.
-    code, out, err = run('fid-stats', '--data', 'digits8x8', '--out', 'all.npz', '--cache', cache, '--device', 'cpu', cwd=digits_run)
+    code, out, err = run('fid-stats', '--data', 'digits8x8', '--out', 'all.npz', '--device', 'cpu', cwd=digits_run)
     assert code == 0, err
     code, out, err = run(*ev, '--ref-stats', 'all.npz', cwd=digits_run)
     assert code == 0 and 'FID floor: not measured' in out, err

@@ -109,8 +109,8 @@ def test_evaluate_shared_out_gives_what_one_process_gives(trained, digits_cache)
     assert r1.stdout == r2.stdout and 'FID ' in r1.stdout and 'NLL bound' in r1.stdout
 
 
-def test_fid_stats_shared_out_gives_what_one_process_gives(tmp_path, digits_cache):
-    args = ('fid-stats', '--data', 'digits8x8', '--split', 'reference', '--cache', digits_cache, '--device', 'cpu')
+def test_fid_stats_shared_out_gives_what_one_process_gives(tmp_path):
+    args = ('fid-stats', '--data', 'digits8x8', '--split', 'reference', '--device', 'cpu')
     r1, r2 = one(*args, '--out', 'one.npz', cwd=tmp_path), two(*args, '--out', 'two.npz', cwd=tmp_path)
     assert r1.returncode == 0 and r2.returncode == 0, r1.stderr + r2.stderr[-3000:]
     assert r2.stdout.count('wrote the statistics') == 1
@@ -174,6 +174,35 @@ def test_a_killed_worker_restarts_and_finishes_the_same(tmp_path):
     assert [int(s) for s, _ in rows] == list(range(1, steps + 1))                  # no step logged twice, none missing
     assert rows == straight                                                           # the same losses as a run never killed
     assert not (tmp_path / 'killed' / '.lock').exists()
+
+
+def test_a_process_that_stops_answering_is_named_and_the_checkpoint_kept(tmp_path):
+    "A worker stopped (SIGSTOP: alive, but in no collective) makes the other time out and name it in one line, not hang."
+    proc = subprocess.Popen([str(BIN / 'torchrun'), '--standalone', '--nproc-per-node=2', '-m', 'ddpm_lit', *TRAIN, '--out', 'run',
+                             '--steps', '100000', '--ckpt-every', '4', '--dist-timeout', '5'],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=open(tmp_path / 'err.txt', 'w'), env=ENV)
+    ckpt, stopped, named = tmp_path / 'run' / 'checkpoint.pt', None, None
+    try:
+        deadline = time.time() + 300
+        while stopped is None and time.time() < deadline and proc.poll() is None:
+            if ckpt.exists() and worker_pids(proc.pid).get(1):
+                stopped = worker_pids(proc.pid)[1]; os.kill(stopped, signal.SIGSTOP); at = time.time()
+            time.sleep(0.05)
+        while stopped and named is None and time.time() < deadline and proc.poll() is None:
+            named = next((l for l in (tmp_path / 'err.txt').read_text().splitlines() if 'stopped answering' in l), None)
+            time.sleep(0.2)
+        waited = time.time() - at if named else None
+    finally:
+        if stopped: os.kill(stopped, signal.SIGCONT)             # so that torchrun's SIGTERM ends it at once
+        try: proc.wait(timeout=120)
+        finally:
+            if proc.poll() is None: proc.kill()
+    assert stopped is not None, 'the worker was not stopped during the run'
+    assert named == ('ddpm-lit (rank 0 of 2): error: process 1 of 2 stopped answering: the others waited 5 s for it at a '
+                     'collective (--dist-timeout) and stop; the last checkpoint is kept'), (tmp_path / 'err.txt').read_text()[-3000:]
+    assert waited < 60 and proc.returncode != 0                               # the timeout, the barrier's few seconds, no hang
+    ck = load_checkpoint(ckpt)
+    assert ck['step'] % 4 == 0 and ck['world_size'] == 2 and not (tmp_path / 'run' / '.lock').exists()
 
 
 def test_a_restarted_attempt_joins_under_its_own_prefix(monkeypatch):

@@ -1,5 +1,5 @@
 """What a new user meets in a first hour: a loss within seconds, a progress bar wherever a command makes them wait
-(on a terminal), a word before the digits classifier is trained, and samples in the data's range unless asked."""
+(on a terminal), an evaluation that trains nothing first, and samples in the data's range unless asked."""
 import fcntl
 import os
 import pty
@@ -64,15 +64,14 @@ def test_sample_shows_a_progress_bar_on_a_terminal_and_none_elsewhere(work):
     assert status == 0 and err == '', err                               # not a terminal: nothing on stderr
 
 
-def test_fid_stats_says_when_it_trains_the_classifier_first(work):
+def test_the_first_evaluation_trains_nothing_and_shows_its_bars(work):
+    "The digits classifiers ship with the package: a first evaluation, in an empty cache, trains nothing and writes only statistics."
     cache = work / 'fresh-cache'
-    status, out, terminal = on_a_terminal(['fid-stats', '--data', 'digits8x8', '--out', 'ref.npz', '--cache', cache], work)
-    assert status == 0 and 'wrote the statistics' in out, (out, terminal)
-    assert f'training the digits8x8 classifier whose features FID compares' in terminal and str(cache) in terminal, terminal
-    assert (cache / 'digits8x8-classifier-v1.pt').is_file()
-    status, out, terminal = on_a_terminal(['fid-stats', '--data', 'digits8x8', '--out', 'ref2.npz', '--cache', cache], work)
-    assert status == 0 and 'training the' not in terminal, terminal      # kept: trained once
-    assert 'features' in terminal                                       # the feature pass's bar
+    status, out, terminal = on_a_terminal(['evaluate', '--ckpt', 'run/checkpoint.pt', '--fid', '--n', 8, '--steps', 2,
+                                           '--cache', cache, '--device', 'cpu'], work)
+    assert status == 0 and 'FID' in out, (out, terminal)
+    assert 'training' not in terminal and re.search(r'features: +\d+%', terminal), terminal     # the feature pass's bar
+    assert [p.relative_to(cache).parts[0] for p in cache.rglob('*') if p.is_file()] == ['stats'], list(cache.rglob('*'))
 
 
 def test_samples_are_clamped_unless_the_raw_values_are_asked_for(work):

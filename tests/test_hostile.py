@@ -101,7 +101,7 @@ def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
     gone = subprocess.Popen([sys.executable, '-c', 'pass']); gone.wait()
     stale = tmp_path / f'.ref.npz.ddpm_lit-tmp-{gone.pid}'
     stale.write_bytes(b'half of a statistics file')
-    r = run('fid-stats', '--data', 'digits8x8', '--out', 'ref.npz', '--features', 'digits', '--cache', 'cache',
+    r = run('fid-stats', '--data', 'digits8x8', '--out', 'ref.npz', '--features', 'digits',
             '--device', 'cpu', cwd=tmp_path)
     assert r[0] == 0, r
     assert not stale.exists() and (tmp_path / 'ref.npz').is_file()

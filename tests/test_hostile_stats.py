@@ -276,11 +276,10 @@ def test_a_reference_file_of_the_previous_version_is_not_the_reference_part(tmp_
     assert record['split'] == 'reference' and not reference_claim_holds(record, ref)
 
 
-def test_feature_kind_info_agrees_with_the_feature_objects(digits_cache, monkeypatch):
-    real = evaluation.feature_extractor('digits8x8', 'digits', cache=digits_cache)           # the trained classifier
+def test_feature_kind_info_agrees_with_the_feature_objects(monkeypatch):
+    real = evaluation.feature_extractor('digits8x8', 'digits')                               # the shipped classifier
     assert feature_kind_info('digits8x8', 'digits') == feature_kind_info('digits8x8') == (real.name, real.dim)
-    # The 28x28 set and Inception: the real classes, without training a classifier or loading Inception's weights.
-    monkeypatch.setattr(evaluation, 'digits_classifier', lambda name, cache=None: evaluation.DigitsClassifier(28 if name == 'digits' else 8))
+    # Inception: the real class, without loading Inception's weights.
     monkeypatch.setattr(evaluation, '_inception_net', lambda weights, device: nn.Identity())
     for data in ('digits', 'digits8x8', 'cifar10'):
         for kind in evaluation.FEATURE_KINDS:

@@ -8,9 +8,8 @@ bash block runs one command at a time (a line that ends in a backslash goes on t
 what its `--out` names: `OUT/checkpoint.pt` for `train`, the file itself for `sample` and `fid-stats` (an image that
 PIL opens, for `sample`); an `evaluate` must print its results.
 
-`evaluate` trains the FID classifier of each built-in digits set once and caches it (minutes on two busy CPU cores).
-The cache is the session's own folder, which the other tests of the session share, unless $DDPM_LIT_CACHE names
-another: set it to a folder that is kept, and a second run skips that training.
+`evaluate` caches the FID statistics of the reference digits in the session's own folder, which the other tests of
+the session share, unless $DDPM_LIT_CACHE names another.
 
 A block runs exactly as written unless an HTML comment right before it (with nothing but blank lines between),
 which a reader of the rendered README does not see, says otherwise:

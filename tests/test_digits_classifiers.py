@@ -1,0 +1,48 @@
+"""The digits classifiers that ship in ddpm_lit/weights/ are what `train_digits_classifier` makes (tools/train_digits_classifiers.py).
+
+Training one again in full takes one to four CPU-minutes, so each file is checked as the book's shipped runs are: its
+held-out accuracy is measured again, and the recipe's first 50 steps, on the threads the file was trained with, must
+log exactly the losses the file keeps."""
+import pytest
+import torch
+
+from ddpm_lit.data import to_model_range
+from ddpm_lit.evaluation import (DIGITS_SETS, DigitsFeatures, FeatureError, digits_classifier, digits_classifier_path,
+                                 digits_split, train_digits_classifier)
+
+STEPS = 50
+
+
+@pytest.fixture
+def threads():
+    "Restores torch's thread count after a test that sets it."
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize('name', DIGITS_SETS)
+def test_the_shipped_classifier_reads_the_held_out_digits(name):
+    shipped = torch.load(digits_classifier_path(name), weights_only=True)
+    net, (_, _, (xh, yh)) = digits_classifier(name), digits_split(name)
+    with torch.no_grad(): accuracy = (net(to_model_range(xh)).argmax(1) == yh).float().mean().item()
+    assert accuracy > 0.95 and accuracy == pytest.approx(shipped['heldout_accuracy'], abs=1.5 / len(xh))   # one digit either way
+    assert net.image_size == xh.shape[-1] and not net.training
+
+
+@pytest.mark.parametrize('name', DIGITS_SETS)
+def test_the_recipe_logs_the_shipped_losses(name, threads):
+    shipped = torch.load(digits_classifier_path(name), weights_only=True)
+    torch.set_num_threads(shipped['threads'])
+    losses = train_digits_classifier(name, stop=STEPS)[2]
+    assert len(losses) == STEPS and losses == shipped['losses'][:STEPS]
+    assert shipped['losses'][-1] < 0.1 * shipped['losses'][0]                   # and the full run learned
+
+
+def test_a_damaged_classifier_file_is_one_error(tmp_path, monkeypatch):
+    from ddpm_lit import evaluation
+    bad = tmp_path / 'digits8x8-classifier-v1.pt'
+    bad.write_bytes(b'not a checkpoint')
+    monkeypatch.setattr(evaluation, 'digits_classifier_path', lambda name='digits8x8': bad)
+    with pytest.raises(FeatureError, match='classifier that ships with ddpm_lit cannot be read from .*reinstall'):
+        DigitsFeatures('digits8x8')
