@@ -17,10 +17,13 @@ TORCH_SPEC ?= torch==2.13.0
 
 install: $(VENV)/.installed
 
+# PyTorch comes through pip, which takes the local wheel where pip is configured to offer one; everything else through
+# uv, which resolves the same versions from PyPI as pip does and installs them in seconds rather than minutes, and
+# keeps the torch that pip installed.
 $(VENV)/.installed: settings.ini setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)" "uv<1"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev]"
 	touch $@
 
 # The browser the book test opens pages in (Debian's chromium).
