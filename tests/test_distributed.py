@@ -1,6 +1,10 @@
-"""Many processes, one result: under `torchrun` (two CPU processes, Gloo) a resumed run continues exactly, a checkpoint
-of another process count is refused, `sample`, `evaluate` and `fid-stats` share their work and give what one process
-gives, every option passes through torchrun's own parser, and `--max-restarts` survives a killed worker.
+"""Many processes, one result: under `torchrun` (two CPU processes, Gloo) a checkpoint of another process count is
+refused, `fid-stats` shares its work and gives what one process gives, every option passes through torchrun's own
+parser, `--max-restarts` survives a killed worker, and a process that stops answering is named.
+
+Two claims of the same kind are checked in the book, where a reader sees them: a two-process run resumed exactly
+(nbs/09a_checkpoint.ipynb, with its report from the first process alone and a random state per process), and `sample`
+and `evaluate` giving under torchrun what one process gives, on the book's model (nbs/12_evaluation.ipynb).
 
 Every run here, one process or two, has one thread per process (OMP_NUM_THREADS=1, what torchrun sets): the CPU's
 arithmetic may round differently with another thread count, and the claim is about processes, not threads."""
@@ -50,21 +54,6 @@ def trained(tmp_path_factory):
     return folder
 
 
-def test_two_processes_resume_exactly(tmp_path):
-    assert two(*TRAIN, '--out', 'straight', '--steps', 12, '--ckpt-every', 3, cwd=tmp_path).returncode == 0
-    first = two(*TRAIN, '--out', 'resumed', '--steps', 6, '--ckpt-every', 3, cwd=tmp_path)
-    assert first.returncode == 0, first.stderr[-3000:]
-    again = two(*TRAIN, '--out', 'resumed', '--steps', 12, '--ckpt-every', 3, cwd=tmp_path)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert again.stdout.count('step 12 of 12 (6 this run') == 1                     # rank 0 alone reports
-    straight, resumed = losses(tmp_path / 'straight' / 'log.csv'), losses(tmp_path / 'resumed' / 'log.csv')
-    assert [int(s) for s, _ in resumed] == list(range(1, 13))                         # each step logged once
-    assert resumed[6:] == straight[6:]                                                # steps 7 to 12: the same losses
-    a, b = load_checkpoint(tmp_path / 'straight' / 'checkpoint.pt'), load_checkpoint(tmp_path / 'resumed' / 'checkpoint.pt')
-    assert b['world_size'] == 2 and len(b['rng']) == 2 and not torch.equal(b['rng'][0]['torch'], b['rng'][1]['torch'])
-    assert all(torch.equal(a['model'][k], b['model'][k]) for k in a['model'])
-
-
 def test_another_process_count_is_refused(trained, tmp_path):
     ckpt = trained / 'run' / 'checkpoint.pt'
     before = ckpt.read_bytes()
@@ -75,16 +64,8 @@ def test_another_process_count_is_refused(trained, tmp_path):
     assert ckpt.read_bytes() == before and 'ddpm_lit/' not in r.stderr               # torchrun's own report, no traceback of ours
 
 
-def test_sample_shared_out_gives_what_one_process_gives(trained):
-    args = ('sample', '--ckpt', 'run/checkpoint.pt', '--num-samples', 7, '--batch-size', 2, '--steps', 4, '--sampler', 'ddpm',
-            '--save-tensors', '--device', 'cpu')
-    r1 = one(*args, '--out', 'one.png', cwd=trained)
-    r2 = two(*args, '--out', 'two.png', cwd=trained)
-    assert r1.returncode == 0 and r2.returncode == 0, r1.stderr + r2.stderr[-3000:]
-    assert r2.stdout.count('wrote 7 samples') == 1                                   # one process writes and prints
-    assert torch.equal(torch.load(trained / 'one.pt'), torch.load(trained / 'two.pt'))
-    assert (trained / 'one.png').read_bytes() == (trained / 'two.png').read_bytes()
-    r = two(*args, '--out', 'few.png', '--num-samples', 1, cwd=trained)              # fewer samples than processes
+def test_fewer_samples_than_processes_are_refused(trained):
+    r = two('sample', '--ckpt', 'run/checkpoint.pt', '--num-samples', 1, '--steps', 4, '--out', 'few.png', '--device', 'cpu', cwd=trained)
     lines = [l for l in r.stderr.splitlines() if l.startswith('ddpm-lit')]
     assert r.returncode != 0 and lines and all('--num-samples 1 is fewer than the 2 processes' in l for l in lines), r.stderr[-2000:]
     assert not (trained / 'few.png').exists()
@@ -99,14 +80,6 @@ def test_samples_depend_on_the_seed_and_index_only(trained):
     assert (a - b).abs().max() < 1e-4                                                 # a different seed differs by about 1
     assert one(*args, '--batch-size', 6, '--seed', 1, '--out', 's1.png', cwd=trained).returncode == 0
     assert (torch.load(trained / 's1.pt') - a).abs().max() > 0.1
-
-
-def test_evaluate_shared_out_gives_what_one_process_gives(trained, digits_cache):
-    args = ('evaluate', '--ckpt', 'run/checkpoint.pt', '--fid', '--bpd', '--bpd-n', 5, '--num-samples', 9, '--batch-size', 2,
-            '--steps', 3, '--cache', digits_cache, '--device', 'cpu')
-    r1, r2 = one(*args, cwd=trained), two(*args, cwd=trained)
-    assert r1.returncode == 0 and r2.returncode == 0, r1.stderr + r2.stderr[-3000:]
-    assert r1.stdout == r2.stdout and 'FID ' in r1.stdout and 'NLL bound' in r1.stdout
 
 
 def test_fid_stats_shared_out_gives_what_one_process_gives(tmp_path):

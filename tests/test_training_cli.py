@@ -1,20 +1,17 @@
 """The trainer as users run it: a kill -9 at any moment leaves a checkpoint that loads and resumes (and the lock and
 temporary files it leaves are cleared by the next run), a second trainer on a busy folder is refused, SIGTERM and
-SIGINT stop a run cleanly, and `torchrun` with two CPU processes (Gloo) trains with DistributedDataParallel."""
-import os
+SIGINT stop a run cleanly. Training with two `torchrun` processes is checked in nbs/09a_checkpoint.ipynb (a run resumed
+exactly) and tests/test_distributed.py."""
 import re
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-import torch
 
 from ddpm_lit.training import load_checkpoint
 
-BIN = Path(sys.executable).parent
 BASE = ['train', '--data', 'digits8x8', '--config', 'tiny', '--batch-size', '8', '--warmup', '2',
         '--sample-every', '0', '--log-every', '1', '--no-progress', '--device', 'cpu']
 
@@ -89,21 +86,3 @@ def test_busy_folder_is_refused_and_signals_stop_cleanly(tmp_path, sig):
     assert not (tmp_path / 'run' / '.lock').exists() and not list((tmp_path / 'run').glob('.checkpoint.pt.ddpm_lit-tmp-*'))
     log = (tmp_path / 'run' / 'log.csv').read_text().splitlines()
     assert log[0].startswith('step,') and [int(r.split(',')[0]) for r in log[1:]] == list(range(1, len(log)))   # one writer
-
-
-def test_torchrun_two_cpu_processes(tmp_path):
-    cmd = [str(BIN / 'torchrun'), '--standalone', '--nproc_per_node=2', '-m', 'ddpm_lit', *BASE,
-           '--out', 'ddp', '--steps', '4', '--ckpt-every', '2']
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600,
-                       env={**os.environ, 'OMP_NUM_THREADS': '1'})
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert r.stdout.count('step 4 of 4') == 1 and '2 processes' in r.stdout      # rank 0 alone reports
-    state = load_checkpoint(tmp_path / 'ddp' / 'checkpoint.pt')
-    assert state['step'] == 4 and state['world_size'] == 2
-    log = (tmp_path / 'ddp' / 'log.csv').read_text().splitlines()
-    assert log[0].startswith('step,') and len(log) == 5                          # one header, one row per step: rank 0 only
-    # Resuming with two processes continues the count.
-    r = subprocess.run([*cmd[:-4], '--steps', '6', '--ckpt-every', '2'], capture_output=True, text=True, cwd=tmp_path,
-                       timeout=600, env={**os.environ, 'OMP_NUM_THREADS': '1'})
-    assert r.returncode == 0, r.stderr[-3000:]
-    assert load_checkpoint(tmp_path / 'ddp' / 'checkpoint.pt')['step'] == 6
