@@ -10,17 +10,18 @@ every stored output against a fresh run.
 worker (`--dist loadfile`). Workers take files in the order collected (with `--no-loadscope-reorder`; without it
 xdist puts the files with the most tests first), so the slowest files come first (`SECONDS` below), and the short
 ones fill in at the end: the workers then finish at about the same time.
-Idle threads wait for work asleep, not spinning: torch's OpenMP threads (`OMP_WAIT_POLICY=PASSIVE`) and numpy's
-and scipy's OpenBLAS threads (`OPENBLAS_THREAD_TIMEOUT=4`, 2^4 cycles of spinning before they sleep, where
-OpenBLAS's default is 2^28). With two workers, or anything else, on the same cores, spinning threads take the
-cores from the threads that have work: the evaluation chapter's check of the Wasserstein-2 map (numpy on matrices
-of 100,000 rows) took 3.3 s alone and 25.6 s beside one busy worker, and 3.8 s there with OpenBLAS's threads asleep.
-The number of threads, and so every number a notebook prints, is unchanged.
+Torch's idle threads wait for work asleep, not spinning (`OMP_WAIT_POLICY=PASSIVE`): with two workers, or
+anything else, on the same cores, spinning threads take the cores from the threads that have work. Torch's
+number of threads is unchanged. Numpy's and scipy's OpenBLAS runs on one thread (`OPENBLAS_NUM_THREADS=1`): its
+idle threads spin too, and the evaluation chapter's check of the Wasserstein-2 map (numpy on matrices of 100,000
+rows) took 3.3 s alone and 25.6 s beside one busy worker with OpenBLAS's default, 3.0 s there with one thread.
+No printed number of a notebook depends on it: the notebooks that use numpy print the same with OpenBLAS's default
+threads and with one.
 """
 import os
 
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')            # before torch loads OpenMP, here and in every kernel
-os.environ.setdefault('OPENBLAS_THREAD_TIMEOUT', '4')           # before numpy loads OpenBLAS, here and in every kernel
+os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')              # before numpy loads OpenBLAS, here and in every kernel
 
 import nbformat
 import nbval.plugin
@@ -42,25 +43,24 @@ class _NumberedNotebooks:
 nbval.plugin.nbformat = _NumberedNotebooks()
 
 
-# Seconds each of the slowest files takes on two idle cores beside another worker (setup and calls, summed by file, as
-# `--durations=0` reports them): a two-worker run of the whole suite on a busy machine, divided by 1.95, the ratio of
-# three notebooks' times there and on idle cores; the killed-worker test and the one Chromium run of the book tests
-# estimated. A file not named here counts as SECONDS_OTHER. Only the order depends on them.
+# Seconds each of the slowest files takes in a two-worker run of the whole suite (setup and calls, summed by file, as
+# `--durations=0` reports them). A file not named here counts as SECONDS_OTHER. Only the order depends on them.
 SECONDS = {
-    'nbs/12_evaluation.ipynb': 570,
-    'nbs/09_training.ipynb': 240,
-    'nbs/06_sampling.ipynb': 230,
-    'tests/test_distributed.py': 160,
-    'nbs/12a_guided_digits.ipynb': 135,
-    'tests/test_book_layout.py': 130,
-    'nbs/10_cli.ipynb': 125,
-    'tests/test_benchmarks.py': 105,
-    'nbs/06a_guidance.ipynb': 60,
-    'tests/test_readme.py': 60,
-    'nbs/09a_checkpoint.ipynb': 50,
-    'tests/test_book.py': 40,
-    'tests/test_book_model.py': 35,
-    'nbs/91_errata.ipynb': 35,
+    'nbs/12_evaluation.ipynb': 220,
+    'nbs/06_sampling.ipynb': 214,
+    'tests/test_distributed.py': 170,
+    'nbs/09_training.ipynb': 150,
+    'nbs/10_cli.ipynb': 143,
+    'tests/test_readme.py': 125,
+    'tests/test_book_layout.py': 108,
+    'nbs/12a_guided_digits.ipynb': 95,
+    'nbs/09a_checkpoint.ipynb': 87,
+    'tests/test_book_model.py': 63,
+    'tests/test_benchmarks.py': 63,
+    'tests/test_training_cli.py': 55,
+    'tests/test_book.py': 52,
+    'nbs/06a_guidance.ipynb': 50,
+    'nbs/91_errata.ipynb': 47,
 }
 SECONDS_OTHER = 10
 

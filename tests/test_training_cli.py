@@ -75,7 +75,12 @@ def test_busy_folder_is_refused_and_signals_stop_cleanly(tmp_path, sig):
         assert second.stderr.count('\n') == 1 and 'ddpm-lit: error:' in second.stderr
         assert f'is in use by another run (PID {proc.pid} on' in second.stderr
         proc.send_signal(sig)
-        out, err = proc.communicate(timeout=120)
+        try: out, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:               # say whether it went on training (the signal lost) or hung on the way out
+            alive = proc.poll() is None
+            proc.kill(); out, err = proc.communicate()
+            rows = (tmp_path / 'run' / 'log.csv').read_text().splitlines()
+            pytest.fail(f'no exit 120 s after {sig.name} (still running: {alive}); last log rows {rows[-2:]}; stderr: {err[-1500:]}')
     finally:
         if proc.poll() is None: proc.kill()
     assert proc.returncode == 130, err
