@@ -706,6 +706,7 @@ def loop(self:Trainer) -> None:
     self.state.model.train()
     self.step_fn, self.compile_seconds = self.compile_step(), None
     while self.step < cfg.steps:
+        if getattr(self, 'stop_signal', None) is not None: raise KeyboardInterrupt   # a signal whose exception was swallowed
         x, y = next(it)
         loss, norm = self.step_fn(self.state, self.prepare_batch(x), y)
         self.pending.append(torch.stack([loss, norm.to(loss.dtype)]))
@@ -719,8 +720,6 @@ def loop(self:Trainer) -> None:
     self.read_back()
 
 # %% ../nbs/09_training.ipynb #2e7fbd0c
-def _interrupt(signum, frame): raise KeyboardInterrupt
-
 def _main_thread() -> bool:
     "Whether this is the main thread, the only one that may set signal handlers."
     import threading
@@ -728,8 +727,12 @@ def _main_thread() -> bool:
 
 @patch
 def run(self:Trainer) -> dict:
-    "Lock the output folder, load, build, resume, loop; returns the summary. SIGTERM stops the run as Ctrl-C does."
-    handler = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
+    "Lock the output folder, load, build, resume, loop; returns the summary. SIGINT (Ctrl-C) and SIGTERM stop the run: at once, or at the end of the step at the latest."
+    self.stop_signal = None
+    def interrupt(signum, frame):
+        self.stop_signal = signum                    # kept, in case C code swallows the exception below: `loop` raises it again
+        raise KeyboardInterrupt
+    handlers = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)} if _main_thread() else {}
     try:
         with output_folder(self.out) if self.rank == 0 else contextlib.nullcontext():
             saved = load_checkpoint(self.ckpt_path) if self.ckpt_path.exists() else None
@@ -745,7 +748,7 @@ def run(self:Trainer) -> dict:
         if isinstance(e, Interrupted): raise
         raise Interrupted(self.kept()) from None
     finally:
-        if handler is not None: signal.signal(signal.SIGTERM, handler)
+        for s, old in handlers.items(): signal.signal(s, old)
 
 # %% ../nbs/09_training.ipynb #2ca34e36
 @patch

@@ -1,8 +1,10 @@
 """The trainer and the checkpoint module as a library: a full disk during a checkpoint write, the resume rule, every
-numeric setting checked, the settings' help for the command line, and the shared checkpoint loader."""
+numeric setting checked, the settings' help for the command line, the shared checkpoint loader, and a signal that
+stops the run even where its exception is swallowed."""
 import dataclasses
 import errno
 import math
+import signal
 
 import pytest
 import torch
@@ -86,3 +88,19 @@ def test_a_step_that_cannot_compile_warns_once_and_trains_eagerly(tmp_path, monk
     assert s.ema.n_averaged.device.type == 'cpu' and s.ema.n_averaged.item() == 2
     assert all(st['step'].item() == 2 for st in s.opt.state.values())            # two eager steps, none half-made
     assert load_checkpoint(tmp_path / 'run' / 'checkpoint.pt')['step'] == 2
+
+
+def test_a_signal_whose_exception_is_swallowed_still_stops_the_run(tmp_path, monkeypatch):
+    "Code that swallows the KeyboardInterrupt of a SIGINT (as C code that clears errors can) does not lose the signal: the run stops at the end of that step."
+    from ddpm_lit import training
+    real, calls = training.train_step, []
+    def swallowing(state, x, y=None):
+        calls.append(x.shape[0])
+        if len(calls) == 3:
+            try: signal.raise_signal(signal.SIGINT)
+            except KeyboardInterrupt: pass                  # swallowed
+        return real(state, x, y)
+    monkeypatch.setattr(training, 'train_step', swallowing)
+    with pytest.raises(training.Interrupted, match=r'interrupted at step 3; .*checkpoint.pt holds step 2, and the same command resumes'):
+        train(cfg(tmp_path / 'run', steps=50))
+    assert len(calls) == 3 and signal.getsignal(signal.SIGINT) is signal.default_int_handler       # the handler is given back
