@@ -54,10 +54,11 @@ def test_kill_9_leaves_a_checkpoint_that_resumes(tmp_path):
     assert not leftover.exists() and not (tmp_path / 'run' / '.lock').exists()          # both cleared by the next run
 
 
-def start_long_run(tmp_path, out):
-    "A CLI training run that goes on until stopped, once it has written its first checkpoint."
+def start_long_run(tmp_path, out, sigint_ignored=False):
+    "A CLI training run that goes on until stopped, once it has written its first checkpoint; started with SIGINT ignored if asked (as a shell starts a background command)."
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
     proc = subprocess.Popen([sys.executable, '-m', 'ddpm_lit', *BASE, '--out', out, '--steps', '100000', '--ckpt-every', '1'],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ignore)
     deadline = time.time() + 300
     while not (tmp_path / out / 'checkpoint.pt').exists():
         if time.time() > deadline or proc.poll() is not None:
@@ -66,9 +67,11 @@ def start_long_run(tmp_path, out):
     return proc
 
 
-@pytest.mark.parametrize('sig', [signal.SIGTERM, signal.SIGINT])
-def test_busy_folder_is_refused_and_signals_stop_cleanly(tmp_path, sig):
-    proc = start_long_run(tmp_path, 'run')
+@pytest.mark.parametrize('sig, sigint_ignored', [(signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGINT, True)],
+                         ids=['SIGTERM', 'SIGINT', 'SIGINT-inherited-ignored'])
+def test_busy_folder_is_refused_and_signals_stop_cleanly(tmp_path, sig, sigint_ignored):
+    "A run started with SIGINT ignored (inherited from its parent) stops on SIGINT all the same: the trainer installs its own handler."
+    proc = start_long_run(tmp_path, 'run', sigint_ignored)
     try:
         second = run_cli(*BASE, '--out', 'run', '--steps', '3', cwd=tmp_path)
         assert second.returncode == 2, second.stderr
