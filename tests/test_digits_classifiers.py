@@ -2,7 +2,11 @@
 
 Training one again in full takes one to four CPU-minutes, so each file is checked as the book's shipped runs are: its
 held-out accuracy is measured again, and the recipe's first 50 steps, on the threads the file was trained with, must
-log exactly the losses the file keeps."""
+log the losses the file keeps, to a relative 1e-5: the machine that trained the file logs them bit for bit, and another
+CPU's vector instructions may round float32 sums differently (up to 3.4e-7 seen), while another seed moves each of the
+first losses by more than 6e-4."""
+import math
+
 import pytest
 import torch
 
@@ -34,8 +38,10 @@ def test_the_shipped_classifier_reads_the_held_out_digits(name):
 def test_the_recipe_logs_the_shipped_losses(name, threads):
     shipped = torch.load(digits_classifier_path(name), weights_only=True)
     torch.set_num_threads(shipped['threads'])
+    same = lambda a, b: len(a) == len(b) and all(math.isclose(u, v, rel_tol=1e-5) for u, v in zip(a, b))
     losses = train_digits_classifier(name, stop=STEPS)[2]
-    assert len(losses) == STEPS and losses == shipped['losses'][:STEPS]
+    assert len(losses) == STEPS and same(losses, shipped['losses'][:STEPS])
+    assert not same(train_digits_classifier(name, stop=5, seed=1)[2], shipped['losses'][:5])   # the tolerance tells seeds apart
     assert shipped['losses'][-1] < 0.1 * shipped['losses'][0]                   # and the full run learned
 
 
