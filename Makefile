@@ -1,5 +1,5 @@
 # ddpm_lit: the two commands of the README, and the steps they share.
-#   make book   export the library, execute every notebook, build the HTML book into _build/html
+#   make book   export the library, execute the notebooks (those changed since the last build), build the HTML book into _build/html
 #   make test   check nbs/ and ddpm_lit/ are in step and clean, then run the notebooks and tests/ in parallel
 # Each one makes its own virtual environment (.venv) and installs what it needs.
 
@@ -34,8 +34,11 @@ chromium:
 
 # The book's models ship trained in nbs/book_runs: nbs/book_model.py retrains one (in place) only when its recipe,
 # the trainer's source, torch's version or the threads it trains with have changed. The digits classifier's cache in nbs/_runs/cache is made afresh.
+# Executed notebooks are kept in _build/.jupyter_cache between builds: a notebook runs again when its code changes, and
+# every one when anything else it reads changes (tools/book_cache.py says which, and empties the cache).
 book: install
 	$(BIN)/nbdev_export
+	$(BIN)/python tools/book_cache.py
 	rm -rf _build/html _build/.doctrees nbs/_runs/cache
 	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
 	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"

@@ -1,0 +1,70 @@
+"""Keep the book's executed notebooks between builds only while everything they read besides their own code is unchanged.
+
+`make book` executes the notebooks through jupyter-cache (`execute_notebooks: cache` in _config.yml), which runs a
+notebook again only when its code cells change. A notebook also reads what its code cells do not show: the package
+(exported from every notebook, so one chapter's change can change another's outputs), the helpers and data files in
+nbs/, the book's shipped runs and the installed libraries. This script digests all of those; where the digest differs
+from the one the cache was made with, it empties the cache, so that every notebook runs again. The pages that read
+other files as text (the errata ledger reads its own prose, the proof map and the tests page read every notebook and
+test) run on every build: their entries are taken out of the cache whatever else holds.
+
+    python tools/book_cache.py [CACHE]      # CACHE: _build/.jupyter_cache, Jupyter Book's default
+"""
+import hashlib
+import importlib.metadata
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / '_build' / '.jupyter_cache'
+# What a notebook may read besides its own code cells, as globs under the repository's root.
+INPUTS = ('ddpm_lit/**/*', 'nbs/*.py', 'nbs/figures/**/*', 'nbs/book_runs/*/*', 'settings.ini', '_config.yml')
+# The pages that read files as text, which their code cells do not show: run on every build.
+ALWAYS_RUN = ('91_errata.ipynb', '92_proof_map.ipynb', '93_tests.ipynb')
+
+
+def inputs(root:Path=ROOT) -> dict:
+    "{name: digest} of every input file, every installed distribution and Python's version."
+    found = {}
+    for pattern in INPUTS:
+        for p in root.glob(pattern):
+            if p.is_file() and '__pycache__' not in p.parts and not p.name.startswith('.'):
+                found[p.relative_to(root).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+    dists = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
+    found['(installed)'] = hashlib.sha256('\n'.join(dists).encode()).hexdigest()
+    found['(python)'] = hashlib.sha256(sys.version.encode()).hexdigest()
+    return found
+
+
+def key(found:dict) -> str:
+    return hashlib.sha256(repr(sorted(found.items())).encode()).hexdigest()
+
+
+def keep_or_clear(cache:Path=CACHE, root:Path=ROOT) -> str:
+    """Empty `cache` unless it was made with today's inputs; record today's key beside it. Returns what was done, in words."""
+    stamp = cache.parent / f'{cache.name}.inputs'
+    now = inputs(root)
+    if cache.exists() and stamp.is_file() and stamp.read_text().split('\n', 1)[0] == key(now):
+        from jupyter_cache import get_cache
+        try:
+            store = get_cache(cache)
+            for record in store.list_cache_records():
+                if Path(record.uri).name in ALWAYS_RUN: store.remove_cache(record.pk)
+            return f'reusing the notebooks executed in {cache} (but {", ".join(ALWAYS_RUN)}): their inputs are unchanged'
+        except Exception as e:                                     # a cache that cannot be read is made anew
+            shutil.rmtree(cache)
+            return f'executing every notebook: the cache in {cache} could not be read ({type(e).__name__})'
+    if not cache.exists() or not stamp.is_file(): said = 'no notebook has been executed yet'
+    else:
+        before = dict(reversed(line.split('  ', 1)) for line in stamp.read_text().splitlines()[1:] if '  ' in line)
+        changed = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
+        said = ', '.join(changed[:3]) + (f' and {len(changed) - 3} more' if len(changed) > 3 else '') + ' changed'
+    if cache.exists(): shutil.rmtree(cache)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(key(now) + '\n' + '\n'.join(f'{v}  {k}' for k, v in sorted(now.items())) + '\n')
+    return f'executing every notebook: {said}'
+
+
+if __name__ == '__main__':
+    print(keep_or_clear(Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else CACHE))
