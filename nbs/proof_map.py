@@ -79,8 +79,9 @@ class Equation:
 @dataclass
 class Cell:
     chapter: str
-    number: int                       # among the notebook's code cells, from 1, as nbval numbers them
+    number: int                       # among the notebook's code cells, from 1 (nbval's item names count from 0)
     section: tuple
+    in_section: int = 0               # among the code cells the book shows in its section, from 1 (0: a removed cell)
     names: set = field(default_factory=set)   # names the cell refers to
 
 
@@ -166,7 +167,7 @@ def read_notebook(path: Path, errors: list):
     stem = path.stem
     title, section, slugs = stem, ('', ''), set()
     equations, checks, test_cells = [], {}, []
-    code_no = 0
+    code_no = shown = 0
     for cell in nb['cells']:
         src = ''.join(cell['source'])
         if cell['cell_type'] == 'markdown':
@@ -190,11 +191,13 @@ def read_notebook(path: Path, errors: list):
                     if level == 1: title = text
                     if level <= 3:                       # myst_heading_anchors: 3
                         slug = heading_anchor(text, slugs)
-                        if level >= 2: section = (text, slug)
+                        if level >= 2: section, shown = (text, slug), 0
         elif cell['cell_type'] == 'code':
             code_no += 1
+            removed = 'remove-cell' in cell.get('metadata', {}).get('tags', [])
+            shown += not removed
             if src.startswith('#| export'): continue
-            c = Cell(stem, code_no, section, _code_names(src))
+            c = Cell(stem, code_no, section, 0 if removed else shown, _code_names(src))
             line = first_line(src)
             m = _CHECKS.match(line)
             if m:
@@ -333,28 +336,36 @@ def _section_link(chapter: str, section: tuple, text: str) -> str:
     return f'[{text}]({chapter}.ipynb#{slug})' if slug else f'[{text}]({chapter}.ipynb)'
 
 
-def _cells(cells: list, here: str) -> str:
-    "Cells grouped by section: '§ Heading, cells 4 and 5', linked to the section."
+def _cells(cells: list, here: str = None, most: int = None) -> str:
+    """Cells grouped by section, each named by its place among the code cells the section shows: '§ Heading, its 1st
+    and 3rd code cells', linked to the section; past `most` sections, only how many more."""
     groups = {}
-    for c in cells: groups.setdefault((c.chapter, c.section), []).append(c.number)
+    for c in cells: groups.setdefault((c.chapter, c.section), []).append(c.in_section)
     out = []
-    for (chapter, section), numbers in groups.items():
+    for (chapter, section), places in list(groups.items())[:most]:
         where = '' if chapter == here else f'{chapter.split("_")[0]} '
         text = f'{where}§ {section[0] or "the opening"}'
-        out.append(f'{_section_link(chapter, section, text)}, {_numbers(numbers)}')
+        out.append(f'{_section_link(chapter, section, text)}, {_places(places)}')
+    rest = list(groups)[len(out):]
+    if rest: out.append(f'and {len(rest)} more section{"s" * (len(rest) > 1)} of {len({ch for ch, _ in rest})} chapter{"s" * (len({ch for ch, _ in rest}) > 1)}')
     return '; '.join(out)
 
 
-def _numbers(numbers: list) -> str:
-    numbers = sorted(set(numbers))
-    return 'cell' + ('s ' if len(numbers) > 1 else ' ') + ', '.join(map(str, numbers[:-1])) + (' and ' if len(numbers) > 1 else '') + str(numbers[-1])
+def ordinal(n: int) -> str:
+    return f'{n}{"th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")}'
 
 
-def _test_cells(cells: list) -> str:
-    "Notebook test cells by chapter: '01, cells 14 and 16', the chapter linked."
-    by_chapter = {}
-    for c in cells: by_chapter.setdefault(c.chapter, []).append(c.number)
-    return '; '.join(f'[{ch.split("_")[0]}]({ch}.ipynb), {_numbers(n)}' for ch, n in by_chapter.items())
+def _places(places: list) -> str:
+    "'its 2nd code cell', 'its 1st and 3rd code cells'; a cell the book removes is 'a hidden cell'."
+    shown, hidden = sorted({p for p in places if p}), sum(1 for p in places if not p)
+    parts = [f'its {_join([ordinal(p) for p in shown])} code cell{"s" * (len(shown) > 1)}'] if shown else []
+    if hidden: parts.append(f'{hidden} hidden cell{"s" * (hidden > 1)}')
+    return ' and '.join(parts)
+
+
+def _test_cells(cells: list, most: int = 3) -> str:
+    "Notebook cells that test a function, by chapter and section: '01 § Heading, its 4th code cell', the section linked; the first `most` sections."
+    return _cells(cells, most=most)
 
 
 def _test_link(pm: ProofMap, file: str, name: str) -> str:

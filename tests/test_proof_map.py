@@ -100,3 +100,26 @@ def test_anchors_are_myst_s():
                                                   '`a_b` and *c*', '[A link](x.md) here']]
     assert anchors == ['tests', 'tests-1', 'tests-1-2', 'the-marginal-', 'a_b-and-c', 'a-link-here']
     assert heading_anchor('Tests', {'tests', 'tests-1', 'tests-1-2'}) == 'tests-1-2-3'
+
+
+def test_a_cell_is_named_by_its_place_in_its_section(tmp_path):
+    "Counted among the code cells the book shows, from the section's heading: a removed cell (tag remove-cell) is not."
+    (tmp_path / 'nbs').mkdir(); (tmp_path / 'pkg').mkdir(); (tmp_path / 'tests').mkdir()
+    nb = tmp_path / 'nbs' / '01_toy.ipynb'
+    _notebook(nb, [
+        ('code', 'import math'),
+        ('markdown', '# Toy\n\n## First\n\n```{math}\n:label: toy-a\nx = 1\n```\n\n```{math}\n:label: toy-b\ny = 1\n```'),
+        ('code', 'x = 1'),
+        ('code', '# checks: toy-a\nassert x == 1'),
+        ('markdown', '## Second'),
+        ('code', 'hidden = 2'),
+        ('code', '# checks: toy-a, toy-b\nassert 1'),
+    ])
+    data = json.loads(nb.read_text())
+    data['cells'][5]['metadata']['tags'] = ['remove-cell']
+    nb.write_text(json.dumps(data))
+    pm = proof_map(tmp_path, notebooks=[nb], package=tmp_path / 'pkg', tests=tmp_path / 'tests', declared={})
+    assert [(c.number, c.in_section) for c in pm.checks['toy-a']] == [(3, 2), (5, 1)]
+    page = pm.markdown()
+    assert ('Checked by [§ First](01_toy.ipynb#first), its 2nd code cell; [§ Second](01_toy.ipynb#second), its 1st code cell.'
+            in page), page
