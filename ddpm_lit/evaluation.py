@@ -4,10 +4,10 @@
 __all__ = ['DIGITS_SETS', 'INCEPTION_WEIGHTS', 'INCEPTION_URL', 'INCEPTION_FID_SAMPLES', 'FEATURE_KINDS', 'SAMPLERS',
            'frechet_distance', 'FeatureError', 'cache_dir', 'digits_labels', 'split_indices', 'digits_split',
            'DigitsClassifier', 'train_digits_classifier', 'digits_classifier_path', 'digits_classifier',
-           'DigitsFeatures', 'InceptionFeatures', 'read_fid_stats', 'feature_moments', 'feature_statistics', 'fid',
-           'save_fid_stats', 'feature_kind_info', 'stats_features_fit', 'load_fid_stats', 'reference_claim_holds',
-           'nll_bpd', 'check_sampler', 'NonFiniteSamplesError', 'rank_world', 'shard_map', 'sample_images',
-           'feature_extractor', 'evaluate_model']
+           'save_digits_classifier', 'DigitsFeatures', 'InceptionFeatures', 'read_fid_stats', 'feature_moments',
+           'feature_statistics', 'fid', 'save_fid_stats', 'feature_kind_info', 'stats_features_fit', 'load_fid_stats',
+           'reference_claim_holds', 'nll_bpd', 'check_sampler', 'NonFiniteSamplesError', 'rank_world', 'shard_map',
+           'sample_images', 'feature_extractor', 'evaluate_model']
 
 # %% ../nbs/12_evaluation.ipynb #58b7a429
 import hashlib
@@ -135,6 +135,12 @@ def digits_classifier(name:str='digits8x8') -> DigitsClassifier:
         raise FeatureError(f'the {name} classifier that ships with ddpm_lit cannot be read from {path} ({type(e).__name__}); '
                            'reinstall the package') from None
     return net.eval()
+
+def save_digits_classifier(path, net:DigitsClassifier, heldout_accuracy:float, losses:list, threads:int) -> None:
+    "Write a classifier as `digits_classifier` reads it, whole or not at all: its weights and image size, its held-out accuracy, the loss of every step, and the CPU threads and torch it trained with."
+    state = {'image_size': net.image_size, 'model': net.state_dict(), 'heldout_accuracy': float(heldout_accuracy),
+             'losses': [float(l) for l in losses], 'threads': int(threads), 'torch': str(torch.__version__)}
+    atomic_write(path, lambda f: torch.save(state, f))
 
 # %% ../nbs/12_evaluation.ipynb #06515e7c
 def _as_model_range(images:torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,7 @@ import torch
 
 from ddpm_lit.data import to_model_range
 from ddpm_lit.evaluation import (DIGITS_SETS, DigitsFeatures, FeatureError, digits_classifier, digits_classifier_path,
-                                 digits_split, train_digits_classifier)
+                                 digits_split, save_digits_classifier, train_digits_classifier)
 
 STEPS = 50
 
@@ -52,3 +52,16 @@ def test_a_damaged_classifier_file_is_one_error(tmp_path, monkeypatch):
     monkeypatch.setattr(evaluation, 'digits_classifier_path', lambda name='digits8x8': bad)
     with pytest.raises(FeatureError, match='classifier that ships with ddpm_lit cannot be read from .*reinstall'):
         DigitsFeatures('digits8x8')
+
+
+def test_a_saved_classifier_reads_back_as_the_shipped_ones_do(tmp_path, monkeypatch):
+    "tools/train_digits_classifiers.py writes with save_digits_classifier, in the format digits_classifier reads."
+    from ddpm_lit import evaluation
+    shipped = torch.load(digits_classifier_path('digits8x8'), weights_only=True)
+    path = tmp_path / 'digits8x8-classifier-v1.pt'
+    save_digits_classifier(path, digits_classifier('digits8x8'), shipped['heldout_accuracy'], shipped['losses'], shipped['threads'])
+    saved = torch.load(path, weights_only=True)
+    assert saved.keys() == shipped.keys() and all(saved[k] == shipped[k] for k in ('image_size', 'heldout_accuracy', 'losses', 'threads'))
+    monkeypatch.setattr(evaluation, 'digits_classifier_path', lambda name='digits8x8': path)
+    net, ref = digits_classifier('digits8x8'), shipped['model']
+    assert all(torch.equal(v, ref[k]) for k, v in net.state_dict().items()) and not net.training

@@ -12,8 +12,7 @@ import time
 
 import torch
 
-from ddpm_lit.checkpoint import atomic_write
-from ddpm_lit.evaluation import DIGITS_SETS, digits_classifier_path, train_digits_classifier
+from ddpm_lit.evaluation import DIGITS_SETS, digits_classifier_path, save_digits_classifier, train_digits_classifier
 
 THREADS = 2
 
@@ -28,9 +27,7 @@ def main(argv=None):
         net, accuracy, losses = train_digits_classifier(name)
         path = digits_classifier_path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        state = {'image_size': net.image_size, 'model': net.state_dict(), 'heldout_accuracy': accuracy, 'losses': losses,
-                 'threads': THREADS, 'torch': str(torch.__version__)}
-        atomic_write(path, lambda f: torch.save(state, f))
+        save_digits_classifier(path, net, accuracy, losses, THREADS)
         print(f'{name}: {len(losses)} steps in {time.time() - start:.0f} s, held-out accuracy {accuracy:.3f}, '
               f'last loss {losses[-1]:.4f}: {path}')
 
