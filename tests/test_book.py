@@ -11,6 +11,7 @@ builds it is in tests/conftest.py, shared with tests/test_book_layout.py. The pa
 Chromium run that also measures their layout (the fixture `layout`, there too): its probe reports, after MathJax has
 run, how many maths were typeset and the text a reader sees in the sidebar and the article.
 """
+import re
 import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -162,6 +163,34 @@ def test_links_of_the_proof_map_lead_somewhere(book):
     to_tests = [(t, f) for _, t, f in links if t.name == '93_tests.html' and f]
     assert len([f for _, _, f in links if f]) > 200 and len(to_tests) >= 6, 'the map has fewer links than it should'
     assert any(f.startswith('equation-') for _, _, f in internal_links(book, 'nbs/93_tests'))
+
+
+def cells_the_map_names(html: Path) -> list[tuple[str, str, int, str]]:
+    """(label, section link, place, the cell's text) for each cell a "Checked by" line of the built proof map names by
+    its place in a section ("its 2nd code cell"), the cell found in the built page by counting the section's own cells."""
+    page = html / 'nbs' / '92_proof_map.html'
+    out, pages = [], {}
+    for li in BeautifulSoup(page.read_text(), 'html.parser').find('article').find_all('li'):
+        if not li.get_text().startswith('Checked by'): continue
+        label = li.find_parent('li').find('code').get_text()
+        for a in li.find_all('a', href=True):
+            places = re.findall(r'(\d+)(?:st|nd|rd|th)', str(a.next_sibling).split(';')[0])
+            target = (page.parent / unquote(urlsplit(a['href']).path)).resolve()
+            if target not in pages: pages[target] = BeautifulSoup(target.read_text(), 'html.parser')
+            section = pages[target].find(id=unquote(urlsplit(a['href']).fragment))
+            cells = [c for c in section.find_all('div', class_='cell') if c.find_parent('section') is section]
+            for k in map(int, places):
+                out.append((label, a['href'], k, cells[k - 1].get_text() if k <= len(cells) else ''))
+    return out
+
+
+def test_every_cell_the_map_names_checks_its_equation(book):
+    "Counting down from the linked heading, as the map tells a reader to, reaches a cell whose first line names the label."
+    named = cells_the_map_names(book)
+    assert len(named) > 60
+    wrong = [(label, href, k) for label, href, k, text in named
+             if not re.search(r'# checks: [^\n]*\b' + re.escape(label) + r'\b', text)]
+    assert not wrong, wrong
 
 
 def test_broken_links_are_found(tmp_path):
