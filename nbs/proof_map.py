@@ -62,7 +62,7 @@ DECLARED = {
 }
 
 LABEL = r'[a-z0-9]+(?:-[a-z0-9]+)+'
-_FENCE = re.compile(r'^(`{3,}|:{3,})\{([\w:-]+)\}\s*(.*)$')
+_FENCE = re.compile(r'^\s{0,3}(`{3,}|~{3,}|:{3,})(?:\{([\w:-]+)\})?\s*(.*)$')    # a directive, or plain code: no heading inside
 _CHECKS = re.compile(r'^#\s*checks?\b\s*:?(.*)$')
 _EQ_REF = re.compile(r'\beqs?\.\s+(\S+(?:(?:,\s+|,?\s+and\s+)\S+)*)')
 _ASSERTS = re.compile(r'\bassert\b|\btest_(?:eq|close|fail|ne|is)\b|assert_close|assert_allclose')
@@ -173,12 +173,12 @@ def read_notebook(path: Path, errors: list):
         if cell['cell_type'] == 'markdown':
             stack = []
             for line in src.splitlines():
+                if stack and line.strip() and set(line.strip()) == {stack[-1][0][0]} and len(line.strip()) >= len(stack[-1][0]):
+                    stack.pop()                                  # a closing fence, checked first: a bare one also opens
+                    continue
                 m = _FENCE.match(line)
                 if m:
-                    stack.append((m.group(1), m.group(2), m.group(3).strip()))
-                    continue
-                if stack and line.strip() and set(line.strip()) == {stack[-1][0][0]} and len(line.strip()) >= len(stack[-1][0]):
-                    stack.pop()
+                    stack.append((m.group(1), m.group(2) or '', m.group(3).strip()))
                     continue
                 lm = re.match(r'^\s*:label:\s*(\S+)\s*$', line)
                 if lm and stack and stack[-1][1] == 'math':
@@ -356,10 +356,10 @@ def ordinal(n: int) -> str:
 
 
 def _places(places: list) -> str:
-    "'its 2nd code cell', 'its 1st and 3rd code cells'; a cell the book removes is 'a hidden cell'."
-    shown, hidden = sorted({p for p in places if p}), sum(1 for p in places if not p)
+    "'its 2nd code cell', 'its 1st and 3rd code cells'; cells the book removes (tag remove-cell) are '1 cell not shown in the book'."
+    shown, removed = sorted({p for p in places if p}), sum(1 for p in places if not p)
     parts = [f'its {_join([ordinal(p) for p in shown])} code cell{"s" * (len(shown) > 1)}'] if shown else []
-    if hidden: parts.append(f'{hidden} hidden cell{"s" * (hidden > 1)}')
+    if removed: parts.append(f'{removed} cell{"s" * (removed > 1)} not shown in the book')
     return ' and '.join(parts)
 
 

@@ -165,6 +165,11 @@ def test_links_of_the_proof_map_lead_somewhere(book):
     assert any(f.startswith('equation-') for _, _, f in internal_links(book, 'nbs/93_tests'))
 
 
+def _map_section(cell):
+    "The section a cell is counted in, as the map counts: the nearest around it headed by h1, h2 or h3 (#, ## or ###)."
+    return next(s for s in cell.find_parents('section') if s.find(['h1', 'h2', 'h3'], recursive=False))
+
+
 def cells_the_map_names(html: Path) -> list[tuple[str, str, int, str]]:
     """(label, section link, place, the cell's text) for each cell a "Checked by" line of the built proof map names by
     its place in a section ("its 2nd code cell"), the cell found in the built page by counting the section's own cells."""
@@ -177,8 +182,9 @@ def cells_the_map_names(html: Path) -> list[tuple[str, str, int, str]]:
             places = re.findall(r'(\d+)(?:st|nd|rd|th)', str(a.next_sibling).split(';')[0])
             target = (page.parent / unquote(urlsplit(a['href']).path)).resolve()
             if target not in pages: pages[target] = BeautifulSoup(target.read_text(), 'html.parser')
-            section = pages[target].find(id=unquote(urlsplit(a['href']).fragment))
-            cells = [c for c in section.find_all('div', class_='cell') if c.find_parent('section') is section]
+            fragment = unquote(urlsplit(a['href']).fragment)          # none: the chapter's opening, before its first section
+            section = pages[target].find(id=fragment) if fragment else pages[target].find('article').find('section')
+            cells = [c for c in section.find_all('div', class_='cell') if _map_section(c) is section]
             for k in map(int, places):
                 out.append((label, a['href'], k, cells[k - 1].get_text() if k <= len(cells) else ''))
     return out

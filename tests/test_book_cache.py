@@ -16,7 +16,12 @@ def test_the_cache_is_kept_while_the_inputs_hold_and_emptied_when_one_changes(tm
     cache.mkdir(); (cache / 'executed').write_text('a build')            # what a build leaves
     assert book_cache.keep_or_clear(cache, tmp_path).startswith('reusing') and (cache / 'executed').is_file()
     (tmp_path / 'nbs' / 'other.ipynb').write_text('{}')                 # a notebook is not an input: its own code is hashed by jupyter-cache
+    for written in ('_runs/cache/stats.npz', '.hypothesis/db', 'book_runs/.run.lock'):  # nor what the notebooks write, nor hidden files
+        (tmp_path / 'nbs' / written).parent.mkdir(parents=True, exist_ok=True); (tmp_path / 'nbs' / written).write_text('x')
     assert book_cache.keep_or_clear(cache, tmp_path).startswith('reusing')
+    (tmp_path / 'nbs' / 'figures').mkdir(); (tmp_path / 'nbs' / 'figures' / 'log.csv').write_text('step\n')
+    assert book_cache.keep_or_clear(cache, tmp_path) == 'executing every notebook: nbs/figures/log.csv changed'
+    cache.mkdir(); (cache / 'executed').write_text('a build')
     (tmp_path / 'ddpm_lit' / 'training.py').write_text('x = 2\n')
     assert book_cache.keep_or_clear(cache, tmp_path) == 'executing every notebook: ddpm_lit/training.py changed'
     assert not cache.exists()
@@ -52,4 +57,6 @@ def test_make_book_executes_through_the_cache():
     assert yaml.safe_load((ROOT / '_config.yml').read_text())['execute']['execute_notebooks'] == 'cache'
     assert all((ROOT / 'nbs' / name).is_file() for name in book_cache.ALWAYS_RUN)
     book = (ROOT / 'Makefile').read_text().split('\nbook:', 1)[1].split('\n\n', 1)[0]
-    assert book.index('nbdev_export') < book.index('tools/book_cache.py') < book.index('jupyter-book build')
+    # the shipped runs are retrained, where their key changed, before the cache's inputs are read
+    assert book.index('nbdev_export') < book.index('nbs/book_model.py') < book.index('tools/book_cache.py') < book.index('jupyter-book build')
+    assert book_cache.configured_cache() == ROOT / '_build' / '.jupyter_cache'

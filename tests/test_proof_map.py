@@ -108,7 +108,8 @@ def test_a_cell_is_named_by_its_place_in_its_section(tmp_path):
     nb = tmp_path / 'nbs' / '01_toy.ipynb'
     _notebook(nb, [
         ('code', 'import math'),
-        ('markdown', '# Toy\n\n## First\n\n```{math}\n:label: toy-a\nx = 1\n```\n\n```{math}\n:label: toy-b\ny = 1\n```'),
+        ('markdown', '# Toy\n\n## First\n\n```{math}\n:label: toy-a\nx = 1\n```\n\n```{math}\n:label: toy-b\ny = 1\n```\n\n'
+                     '```\n## a comment in plain code, not a heading\n```'),
         ('code', 'x = 1'),
         ('code', '# checks: toy-a\nassert x == 1'),
         ('markdown', '## Second'),

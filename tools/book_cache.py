@@ -2,13 +2,15 @@
 
 `make book` executes the notebooks through jupyter-cache (`execute_notebooks: cache` in _config.yml), which runs a
 notebook again only when its code cells change. A notebook also reads what its code cells do not show: the package
-(exported from every notebook, so one chapter's change can change another's outputs), the helpers and data files in
-nbs/, the book's shipped runs and the installed libraries. This script digests all of those; where the digest differs
-from the one the cache was made with, it empties the cache, so that every notebook runs again. The pages that read
+(exported from every notebook, so one chapter's change can change another's outputs), the helpers, data and shipped
+runs in nbs/, and the installed libraries. This script digests all of those; where the digest differs from the one
+the cache was made with, it empties the cache, so that every notebook runs again. Not digested: the environment
+(OMP_NUM_THREADS, say), a package reinstalled under the same version, and a Jupyter kernel of the user's own that
+takes the place of the virtual environment's; after changing those, run `make clean` first. The pages that read
 other files as text (the errata ledger reads its own prose, the proof map and the tests page read every notebook and
 test) run on every build: their entries are taken out of the cache whatever else holds.
 
-    python tools/book_cache.py [CACHE]      # CACHE: _build/.jupyter_cache, Jupyter Book's default
+    python tools/book_cache.py [CACHE]      # CACHE: the one _config.yml names, else _build/.jupyter_cache
 """
 import hashlib
 import importlib.metadata
@@ -17,9 +19,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CACHE = ROOT / '_build' / '.jupyter_cache'
-# What a notebook may read besides its own code cells, as globs under the repository's root.
-INPUTS = ('ddpm_lit/**/*', 'nbs/*.py', 'nbs/figures/**/*', 'nbs/book_runs/*/*', 'settings.ini', '_config.yml')
+CACHE = ROOT / '_build' / '.jupyter_cache'        # Jupyter Book's default, unless _config.yml names another (execute.cache)
+# What a notebook may read besides its own code cells, as globs under the repository's root: in nbs/, every file but
+# the notebooks themselves (whose code jupyter-cache hashes) and the caches they write.
+INPUTS = ('ddpm_lit/**/*', 'nbs/**/*', 'settings.ini', '_config.yml')
+NOT_INPUTS = ('_runs', '__pycache__', '.ipynb_checkpoints')
 # The pages that read files as text, which their code cells do not show: run on every build.
 ALWAYS_RUN = ('91_errata.ipynb', '92_proof_map.ipynb', '93_tests.ipynb')
 
@@ -29,7 +33,8 @@ def inputs(root:Path=ROOT) -> dict:
     found = {}
     for pattern in INPUTS:
         for p in root.glob(pattern):
-            if p.is_file() and '__pycache__' not in p.parts and not p.name.startswith('.'):
+            parts = p.relative_to(root).parts                      # hidden files and folders (.hypothesis, locks) are no input
+            if p.is_file() and p.suffix != '.ipynb' and not any(x.startswith('.') or x in NOT_INPUTS for x in parts):
                 found[p.relative_to(root).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
     dists = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
     found['(installed)'] = hashlib.sha256('\n'.join(dists).encode()).hexdigest()
@@ -66,5 +71,12 @@ def keep_or_clear(cache:Path=CACHE, root:Path=ROOT) -> str:
     return f'executing every notebook: {said}'
 
 
+def configured_cache(root:Path=ROOT) -> Path:
+    "The cache folder the book's _config.yml asks for (execute.cache), or Jupyter Book's default."
+    import yaml
+    named = (yaml.safe_load((root / '_config.yml').read_text()).get('execute') or {}).get('cache')
+    return (root / named).resolve() if named else root / '_build' / '.jupyter_cache'
+
+
 if __name__ == '__main__':
-    print(keep_or_clear(Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else CACHE))
+    print(keep_or_clear(Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else configured_cache()))
