@@ -347,7 +347,8 @@ def _cells(cells: list, here: str = None, most: int = None) -> str:
         text = f'{where}§ {section[0] or "the opening"}'
         out.append(f'{_section_link(chapter, section, text)}, {_places(places)}')
     rest = list(groups)[len(out):]
-    if rest: out.append(f'and {len(rest)} more section{"s" * (len(rest) > 1)} of {len({ch for ch, _ in rest})} chapter{"s" * (len({ch for ch, _ in rest}) > 1)}')
+    chapters = len({ch for ch, _ in rest})
+    if rest: out.append(f'and {len(rest)} more section{"s" * (len(rest) > 1)} of {chapters} chapter{"s" * (chapters > 1)}')
     return '; '.join(out)
 
 
@@ -361,11 +362,6 @@ def _places(places: list) -> str:
     parts = [f'its {_join([ordinal(p) for p in shown])} code cell{"s" * (len(shown) > 1)}'] if shown else []
     if removed: parts.append(f'{removed} cell{"s" * (removed > 1)} not shown in the book')
     return ' and '.join(parts)
-
-
-def _test_cells(cells: list, most: int = 3) -> str:
-    "Notebook cells that test a function, by chapter and section: '01 § Heading, its 4th code cell', the section linked; the first `most` sections."
-    return _cells(cells, most=most)
 
 
 def _test_link(pm: ProofMap, file: str, name: str) -> str:
@@ -406,7 +402,7 @@ def to_markdown(pm: ProofMap) -> str:
         elif label not in pm.declared: lines.append('  - **Not checked.**')
         for f in pm.implements.get(label, []):
             cells, files = pm.tested.get(f, ([], []))
-            where = [_test_cells(cells)] if cells else []
+            where = [_cells(cells, most=3)] if cells else []       # the notebook cells that test it: their first three sections
             if files: where.append(_tests(pm, files))
             lines.append(f'  - Implemented by `{f}`' + (f'; tested in {"; ".join(where)}.' if where else '; no test calls it.'))
     return '\n'.join(lines) + '\n'

@@ -33,7 +33,7 @@ def _executed(folder:Path, name:str, text:str) -> Path:
     "A one-cell notebook, as executed, with its output `text`."
     import nbformat
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f'print({text!r})', execution_count=1,
-                                          outputs=[nbformat.v4.new_output('stream', text=text + '\\n')])])
+                                          outputs=[nbformat.v4.new_output('stream', text=text + '\n')])])
     nb.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'python3', 'language': 'python'}
     nbformat.write(nb, folder / name)
     return folder / name

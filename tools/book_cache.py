@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CACHE = ROOT / '_build' / '.jupyter_cache'        # Jupyter Book's default, unless _config.yml names another (execute.cache)
 # What a notebook may read besides its own code cells, as globs under the repository's root: in nbs/, every file but
 # the notebooks themselves (whose code jupyter-cache hashes) and the caches they write.
 INPUTS = ('ddpm_lit/**/*', 'nbs/**/*', 'settings.ini', '_config.yml')
@@ -42,15 +41,14 @@ def inputs(root:Path=ROOT) -> dict:
     return found
 
 
-def key(found:dict) -> str:
-    return hashlib.sha256(repr(sorted(found.items())).encode()).hexdigest()
-
-
-def keep_or_clear(cache:Path=CACHE, root:Path=ROOT) -> str:
-    """Empty `cache` unless it was made with today's inputs; record today's key beside it. Returns what was done, in words."""
+def keep_or_clear(cache:Path=None, root:Path=ROOT) -> str:
+    """Empty `cache` (by default the one _config.yml names) unless it was made with today's inputs, whose digests are
+    recorded beside it, one line each. Returns what was done, in words."""
+    cache = cache or configured_cache(root)
     stamp = cache.parent / f'{cache.name}.inputs'
     now = inputs(root)
-    if cache.exists() and stamp.is_file() and stamp.read_text().split('\n', 1)[0] == key(now):
+    before = dict(reversed(line.split('  ', 1)) for line in stamp.read_text().splitlines() if '  ' in line) if stamp.is_file() else None
+    if cache.exists() and before == now:
         from jupyter_cache import get_cache
         try:
             store = get_cache(cache)
@@ -60,14 +58,13 @@ def keep_or_clear(cache:Path=CACHE, root:Path=ROOT) -> str:
         except Exception as e:                                     # a cache that cannot be read is made anew
             shutil.rmtree(cache)
             return f'executing every notebook: the cache in {cache} could not be read ({type(e).__name__})'
-    if not cache.exists() or not stamp.is_file(): said = 'no notebook has been executed yet'
+    if not cache.exists() or before is None: said = 'no notebook has been executed yet'
     else:
-        before = dict(reversed(line.split('  ', 1)) for line in stamp.read_text().splitlines()[1:] if '  ' in line)
         changed = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
         said = ', '.join(changed[:3]) + (f' and {len(changed) - 3} more' if len(changed) > 3 else '') + ' changed'
     if cache.exists(): shutil.rmtree(cache)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(key(now) + '\n' + '\n'.join(f'{v}  {k}' for k, v in sorted(now.items())) + '\n')
+    stamp.write_text(''.join(f'{v}  {k}\n' for k, v in sorted(now.items())))
     return f'executing every notebook: {said}'
 
 
@@ -79,4 +76,4 @@ def configured_cache(root:Path=ROOT) -> Path:
 
 
 if __name__ == '__main__':
-    print(keep_or_clear(Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else configured_cache()))
+    print(keep_or_clear(Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else None))
